@@ -1,0 +1,22 @@
+"""collapse_lab: a JAX laboratory for model collapse (self-consuming resampling chains)."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .chain import RunConfig as RunConfig
+from .chain import RunResult as RunResult
+from .chain import continue_run as continue_run
+from .chain import run_chains as run_chains
+from .check import check as check
+from .check import format_table as format_table
+from .families import FAMILIES as FAMILIES
+from .families import Gaussian as Gaussian
+from .family import AbstractFamily as AbstractFamily
+from .policies import Accumulate as Accumulate
+from .policies import Fresh as Fresh
+from .policies import Replace as Replace
+from .prediction import Prediction as Prediction
+
+try:
+    __version__ = version("collapse_lab")
+except PackageNotFoundError:  # running from a source tree
+    __version__ = "0.0.0+local"

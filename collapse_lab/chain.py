@@ -1,0 +1,352 @@
+"""The runner: one ``jit`` of a ``vmap`` over chains of a ``lax.scan`` over generations.
+
+Keys: chain i uses ``fold_in(key, i)``; the step that creates generation t uses
+``fold_in(chain_key, t)``, split into purpose-named subkeys. A chain's trajectory therefore never
+depends on how many chains run beside it, on how the generations are chunked, or on the device
+layout.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .family import AbstractFamily
+from .policies import resolve_num_samples, validate_policy
+
+METHODS = ("sample", "exact")
+
+
+@dataclasses.dataclass
+class RunConfig:
+    """Everything that determines a run (plain data except the family module and source)."""
+
+    family: AbstractFamily
+    source: Any
+    policy: Any
+    method: str
+    num_chains: int
+    num_generations: int
+    num_samples: np.ndarray  # n_t for t = 0..T-1 (size of the set that fits generation t+1)
+    key_data: np.ndarray
+    key_impl: str
+
+    def key(self):
+        """The root key of the run (rebuilt from its data)."""
+        return jax.random.wrap_key_data(jnp.asarray(self.key_data), impl=self.key_impl)
+
+    @property
+    def synthetic_samples(self) -> np.ndarray:
+        return self.policy.split(self.num_samples)[0]
+
+    @property
+    def fresh_samples(self) -> np.ndarray:
+        return self.policy.split(self.num_samples)[1]
+
+    def describe(self) -> dict:
+        return {
+            **self.family.describe(),
+            **self.policy.describe(),
+            "method": self.method,
+            "num_chains": self.num_chains,
+            "num_generations": self.num_generations,
+            "num_samples": [int(v) for v in self.num_samples],
+            "key_data": [int(v) for v in np.ravel(self.key_data)],
+            "key_impl": self.key_impl,
+        }
+
+
+@dataclasses.dataclass
+class RunResult:
+    """Observables shaped ``[num_chains, num_generations + 1, ...]`` (generation 0 = source).
+
+    ``final_params`` / ``final_pool`` hold the last carry (batched over chains) so that a run can
+    be continued; ``generations_done`` counts completed generations.
+    """
+
+    observables: dict[str, np.ndarray]
+    config: RunConfig
+    final_params: Any = None
+    final_pool: Any = None
+    generations_done: int = 0
+    timings: dict = dataclasses.field(default_factory=dict)
+
+    def summary(self, quantiles=(0.05, 0.25, 0.5, 0.75, 0.95)):
+        """Tidy per-generation table: across-chain mean, standard error and quantiles."""
+        import pandas as pd
+
+        rows = []
+        for name, arr in self.observables.items():
+            if arr.ndim != 2:
+                continue
+            c = arr.shape[0]
+            mean = arr.mean(axis=0)
+            se = arr.std(axis=0, ddof=1) / np.sqrt(c) if c > 1 else np.full_like(mean, np.nan)
+            qs = np.quantile(arr, quantiles, axis=0)
+            for t in range(arr.shape[1]):
+                row = {"observable": name, "generation": t, "mean": mean[t], "std_error": se[t]}
+                for q, v in zip(quantiles, qs[:, t]):
+                    row[f"q{q:g}"] = v
+                rows.append(row)
+        return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------------------- validation
+def _check_int(name, value, lo):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
+    if value < lo:
+        raise ValueError(f"{name} must be >= {lo}, got {value}")
+    return int(value)
+
+
+def _key_info(key):
+    if not (isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key)):
+        raise ValueError(
+            "key must be a typed PRNG key from jax.random.key(seed), "
+            f"got {type(key).__name__} {getattr(key, 'dtype', '')}"
+        )
+    if key.shape != ():
+        raise ValueError(f"key must be a single key (shape ()), got shape {key.shape}")
+    return np.asarray(jax.random.key_data(key)), str(jax.random.key_impl(key))
+
+
+def make_config(
+    key, family, source, *, policy, num_chains, num_generations, num_samples, method
+) -> RunConfig:
+    """Validate every argument in plain Python (before any tracing) and build the config."""
+    key_data, key_impl = _key_info(key)
+    if not isinstance(family, AbstractFamily):
+        raise ValueError(f"family must be a collapse_lab family, got {family!r}")
+    validate_policy(policy)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    num_chains = _check_int("num_chains", num_chains, 1)
+    num_generations = _check_int("num_generations", num_generations, 1)
+    ns = resolve_num_samples(num_samples, num_generations)
+    family.validate_num_samples(ns)
+    if method == "exact" and not family.has_exact:
+        raise ValueError(f"method='exact' is not available for the {family.name} family")
+    params0 = family.check_source(source)
+    return RunConfig(
+        family=family,
+        source=params0,
+        policy=policy,
+        method=method,
+        num_chains=num_chains,
+        num_generations=num_generations,
+        num_samples=ns,
+        key_data=key_data,
+        key_impl=key_impl,
+    )
+
+
+# ----------------------------------------------------------------------------------- the kernel
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """Static (shape-deciding) choices of a kernel."""
+
+    method: str
+    accumulate: bool
+    syn_buffer: int  # 0: no synthetic draw
+    fresh_buffer: int  # 0: no fresh draw
+    syn_masked: bool
+    fresh_masked: bool
+
+
+def _plan(config: RunConfig) -> _Plan:
+    syn, fresh = config.synthetic_samples, config.fresh_samples
+    return _Plan(
+        method=config.method,
+        accumulate=bool(config.policy.accumulate),
+        syn_buffer=int(syn.max()),
+        fresh_buffer=int(fresh.max()),
+        syn_masked=bool(syn.min() != syn.max()),
+        fresh_masked=bool(fresh.min() != fresh.max()),
+    )
+
+
+def _draw(family, plan, key, params, buffer, masked, n):
+    if plan.method == "exact":
+        return family.exact_stats(key, params, n)
+    return family.sample_stats(key, params, buffer, n if masked else None)
+
+
+def make_step(family: AbstractFamily, plan: _Plan, source):
+    """The one-chain generation step ``(carry, (t, n_syn, n_fresh)) -> (carry, observables)``."""
+
+    def step(chain_key, carry, inputs):
+        params, pool = carry
+        t, n_syn, n_fresh = inputs
+        key = jax.random.fold_in(chain_key, t)
+        key_synthetic, key_fresh, key_fit = jax.random.split(key, 3)
+        stats = None
+        if plan.syn_buffer > 0:
+            stats = _draw(family, plan, key_synthetic, params, plan.syn_buffer, plan.syn_masked, n_syn)
+        if plan.fresh_buffer > 0:
+            real = _draw(family, plan, key_fresh, source, plan.fresh_buffer, plan.fresh_masked, n_fresh)
+            stats = real if stats is None else family.merge(stats, real)
+        if plan.accumulate:
+            pool = family.merge(pool, stats)
+            stats = pool
+        params = family.estimate(key_fit, stats, params)
+        return (params, pool), family.observe(params, source)
+
+    return step
+
+
+TRACE_COUNTS: dict[str, int] = {}  # kernel traces per family name (tests count compiles)
+
+
+@functools.lru_cache(maxsize=64)
+def _kernel(family: AbstractFamily, plan: _Plan):
+    """Compiled ``[chains] x [generations]`` kernel; cached per (family, plan)."""
+
+    def run(chain_keys, params, pool, source, ts, n_syn, n_fresh):
+        TRACE_COUNTS[family.name] = TRACE_COUNTS.get(family.name, 0) + 1
+        step = make_step(family, plan, source)
+
+        def one_chain(chain_key, params, pool):
+            def body(carry, inputs):
+                return step(chain_key, carry, inputs)
+
+            return jax.lax.scan(body, (params, pool), (ts, n_syn, n_fresh))
+
+        return jax.vmap(one_chain)(chain_keys, params, pool)
+
+    return jax.jit(run)
+
+
+def chain_keys(key, start: int, stop: int):
+    """Keys of chains ``start..stop-1``: ``fold_in(key, i)``."""
+    return jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.arange(start, stop, dtype=jnp.uint32))
+
+
+def _broadcast(tree, num_chains):
+    return jax.tree_util.tree_map(lambda x: jnp.broadcast_to(x, (num_chains,) + x.shape), tree)
+
+
+def initial_carry(config: RunConfig):
+    family, params0 = config.family, config.source
+    pool0 = family.empty_stats(params0)
+    return _broadcast(params0, config.num_chains), _broadcast(pool0, config.num_chains)
+
+
+def run_generations(config: RunConfig, params, pool, start: int, stop: int):
+    """Advance every chain from generation ``start`` to ``stop`` (one jitted call).
+
+    Returns ``(params, pool, observables)`` with observables shaped ``[C, stop - start, ...]``.
+    """
+    plan = _plan(config)
+    kernel = _kernel(config.family, plan)
+    ts = jnp.arange(start + 1, stop + 1, dtype=jnp.uint32)
+    syn = jnp.asarray(config.synthetic_samples[start:stop], jnp.int32)
+    fresh = jnp.asarray(config.fresh_samples[start:stop], jnp.int32)
+    keys = chain_keys(config.key(), 0, config.num_chains)
+    (params, pool), obs = kernel(keys, params, pool, config.source, ts, syn, fresh)
+    return params, pool, obs
+
+
+def observe_source(config: RunConfig) -> dict[str, np.ndarray]:
+    obs = jax.jit(config.family.observe)(config.source, config.source)
+    return {k: np.broadcast_to(np.asarray(v), (config.num_chains, 1) + np.shape(v)) for k, v in obs.items()}
+
+
+def run_chains(
+    key,
+    family: AbstractFamily,
+    source,
+    *,
+    policy=None,
+    num_chains: int,
+    num_generations: int,
+    num_samples,
+    method: str = "sample",
+    chunk_size: int | None = None,
+) -> RunResult:
+    """Run ``num_chains`` independent fit -> sample -> refit chains for ``num_generations``.
+
+    Args:
+        key: a typed key (``jax.random.key(seed)``); chain i uses ``fold_in(key, i)``.
+        family: a model family, e.g. ``Gaussian(dim=1, estimator="mle")``.
+        source: generation-0 parameters from ``family.source(...)``.
+        policy: ``Replace()`` (default), ``Accumulate()`` or ``Fresh(alpha)``.
+        num_chains: number of independent chains (>= 1).
+        num_generations: number of refits T (>= 1); observables have T + 1 generations.
+        num_samples: training-set size n: an int, a callable ``t -> n_t`` or a sequence of n_t.
+        method: ``"sample"`` (draw the samples and refit) or ``"exact"`` (draw the refit
+            statistics from their exact law, O(1) in n).
+        chunk_size: run the generations in jitted chunks of this many (bit-identical result).
+
+    Returns:
+        A :class:`RunResult` whose observables are NumPy arrays ``[num_chains, T + 1, ...]``.
+    """
+    from .policies import Replace
+
+    policy = Replace() if policy is None else policy
+    config = make_config(
+        key,
+        family,
+        source,
+        policy=policy,
+        num_chains=num_chains,
+        num_generations=num_generations,
+        num_samples=num_samples,
+        method=method,
+    )
+    if chunk_size is not None:
+        chunk_size = _check_int("chunk_size", chunk_size, 1)
+    return continue_run(start_run(config), chunk_size=chunk_size)
+
+
+def start_run(config: RunConfig) -> RunResult:
+    """A result holding only generation 0 (the source), ready for :func:`continue_run`."""
+    params, pool = initial_carry(config)
+    return RunResult(
+        observables=observe_source(config),
+        config=config,
+        final_params=params,
+        final_pool=pool,
+        generations_done=0,
+    )
+
+
+def continue_run(result: RunResult, *, chunk_size=None, until=None, callback=None) -> RunResult:
+    """Advance ``result`` chunk by chunk up to generation ``until`` (default: all).
+
+    ``callback(stop, params, pool, observables_chunk)`` runs after every chunk with NumPy
+    observables of generations ``stop - len(chunk) + 1 .. stop``: progress bars and checkpoints
+    live there. Chunking never changes a bit of the result.
+    """
+    config = result.config
+    until = config.num_generations if until is None else until
+    chunk = chunk_size or config.num_generations
+    params, pool = result.final_params, result.final_pool
+    pieces = {k: [v] for k, v in result.observables.items()}
+    timings = dict(result.timings)
+    start = result.generations_done
+    while start < until:
+        stop = min(start + chunk, until)
+        t0 = time.perf_counter()
+        params, pool, obs = run_generations(config, params, pool, start, stop)
+        obs = {k: np.asarray(v) for k, v in obs.items()}
+        timings["run_s"] = timings.get("run_s", 0.0) + time.perf_counter() - t0
+        for k, v in obs.items():
+            pieces[k].append(v)
+        start = stop
+        if callback is not None:
+            callback(stop, params, pool, obs)
+    return RunResult(
+        observables={k: np.concatenate(v, axis=1) for k, v in pieces.items()},
+        config=config,
+        final_params=params,
+        final_pool=pool,
+        generations_done=start,
+        timings=timings,
+    )

@@ -1,0 +1,107 @@
+"""Which Gaussian closed forms apply to a run, as :class:`Prediction` rows."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..prediction import Prediction, default_generations
+from ..theory import gaussian as th
+
+# A mean of exp(Y) is only tested where Var[Y] <= this (log-normal-like tails; catalogue T1).
+MAX_LOG_VARIANCE = 1.0
+PROBABILITY_EPS = (0.5, 0.1)
+DOC = "theory/gaussian.md"
+
+
+def _source_moments(config):
+    chol = np.asarray(config.source.frame_chol, dtype=np.float64)
+    cov = chol @ chol.T
+    return float(np.trace(cov)), float(2 * np.sum(np.log(np.diag(chol))))
+
+
+def gaussian_predictions(family, config, overrides: dict) -> list[Prediction]:
+    unknown = set(overrides) - {"estimator", "num_samples", "temperature", "alpha", "generations"}
+    if unknown:
+        raise ValueError(f"unknown theory overrides {sorted(unknown)}")
+    est = overrides.get("estimator", family.estimator)
+    lam = float(overrides.get("temperature", family.temperature))
+    T = config.num_generations
+    n_sched = overrides.get("num_samples", config.num_samples)
+    n = np.broadcast_to(np.asarray(n_sched, dtype=np.float64), (T,)).copy()
+    gens = [g for g in overrides.get("generations", default_generations(T)) if 1 <= g <= T]
+    sigma2_0, log_det_0 = _source_moments(config)
+    d = family.dim
+    policy = config.policy
+    rows: list[Prediction] = []
+
+    def add(obs, t, kind, value, label, formula, **kw):
+        if np.isfinite(value):
+            rows.append(
+                Prediction(
+                    observable=obs,
+                    generation=int(t),
+                    kind=kind,
+                    predicted=float(value),
+                    label=label,
+                    formula=formula,
+                    reference=f"{DOC}#{formula.lower()}",
+                    **kw,
+                )
+            )
+
+    kind = policy.name
+    alpha = float(overrides.get("alpha", getattr(policy, "alpha", 0.0)))
+    if kind == "fresh" and np.all(np.rint(alpha * n) == 0):
+        kind = "replace"  # no fresh sample is ever drawn: the replace laws hold exactly
+
+    if kind == "replace":
+        growing = lam * (n.min() - 1) / (n.min() - (1 if est == "unbiased" else 0)) >= 1
+        for t in gens:
+            vlog = th.variance_of_log_variance(t, n)
+            light = vlog <= MAX_LOG_VARIANCE
+            if d == 1:
+                add("log_variance", t, "mean",
+                    th.expected_log_variance(t, n, est, sigma2_0, lam), "E[log var]", "G4")
+                add("log_variance", t, "variance", vlog, "Var[log var]", "G5")
+                if light:
+                    add("variance", t, "mean",
+                        th.expected_variance(t, n, est, sigma2_0, lam), "E[var]", "G1")
+                if vlog / 4 <= MAX_LOG_VARIANCE:
+                    add("variance", t, "mean", th.expected_sigma(t, n, est, sigma2_0, lam),
+                        "E[sigma]", "G3", transform="sqrt")
+                for eps in PROBABILITY_EPS:
+                    p = th.variance_probability_below(eps, t, n, est, lam)
+                    if min(p, 1 - p) * config.num_chains >= 1:
+                        add("variance", t, "probability", p, f"P(var < {eps:g} var0)", "G6",
+                            threshold=eps * sigma2_0)
+                add("variance", t, "quantile", th.median_variance(t, n, est, sigma2_0, lam),
+                    "median var", "G6", level=0.5)
+                if light or not growing:
+                    add("mean_drift2", t, "mean",
+                        th.expected_mean_drift2(t, n, est, sigma2_0, lam), "E[drift^2]", "G7")
+                    add("w2_squared", t, "mean",
+                        th.expected_w2_squared(t, n, est, sigma2_0, lam), "E[W2^2]", "G9")
+            else:
+                if light:
+                    add("variance", t, "mean",
+                        th.expected_variance(t, n, est, sigma2_0, lam), "E[tr cov]", "M1")
+                add("log_det", t, "mean",
+                    th.expected_log_det(t, n, d, est, log_det_0, lam), "E[log det]", "M2")
+                add("log_det", t, "variance", th.variance_of_log_det(t, n, d),
+                    "Var[log det]", "M3")
+                if light or not growing:
+                    add("mean_drift2", t, "mean",
+                        th.expected_mean_drift2(t, n, est, sigma2_0, lam), "E[drift^2]", "M5")
+    elif kind == "accumulate":
+        for t in gens:
+            add("variance", t, "mean",
+                th.expected_variance_accumulate(t, n, est, sigma2_0, lam), "E[var]", "X7")
+            add("mean_drift2", t, "mean",
+                th.expected_mean_drift2_accumulate(t, n, est, sigma2_0, lam), "E[drift^2]", "X7")
+    elif kind == "fresh":
+        for t in gens:
+            add("variance", t, "mean",
+                th.expected_variance_fresh(t, n, alpha, est, sigma2_0, lam), "E[var]", "X6")
+            add("mean_drift2", t, "mean",
+                th.expected_mean_drift2_fresh(t, n, alpha, est, sigma2_0, lam), "E[drift^2]", "X6")
+    return rows

@@ -1,0 +1,347 @@
+r"""Gaussian family: fit a mean and a covariance, sample, refit.
+
+Precision design (DESIGN.md section 8): drawing ``mu + sigma * z`` and refitting loses sigma once
+sigma/|mu| falls below float eps. Parameters are therefore carried in the source's standardised
+frame as ``(mean, log_scale, shape)`` with covariance $e^{2\,\mathrm{log\_scale}} K K^\top$ and
+$\det K = 1$; samples are drawn and summarised in the model's own standardised frame (z), and the
+carry is updated from z's statistics. The law is then exact for any number of generations, and
+``log_variance`` never freezes or underflows.
+
+Sufficient statistics ``(count, mean, log_scale, shape)`` hold the sum of squares as
+$M_2 = e^{2\,\mathrm{log\_scale}} S$ with $\mathrm{tr}\,S = d$, so merging pools (accumulate,
+fresh data) is done on the log scale as well (Chan et al. pairwise update).
+"""
+
+from __future__ import annotations
+
+import math
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.scipy.special import ndtr
+
+from .._random import log_chisquare_sample
+from ..family import AbstractFamily
+from ..prediction import Prediction, default_generations
+
+ESTIMATORS = {"mle": 0, "unbiased": 1}
+
+
+class GaussianParams(eqx.Module):
+    """A Gaussian model in the source's standardised frame (the scan carry).
+
+    Absolute mean $= \\mu_0 + L_0\\,\\mathrm{mean}$, absolute covariance
+    $= L_0 (e^{2\\,\\mathrm{log\\_scale}} K K^\\top) L_0^\\top$ with $L_0$ = ``frame_chol``.
+    """
+
+    mean: jax.Array  # [d]
+    log_scale: jax.Array  # []
+    shape: jax.Array  # [d, d] lower triangular, det 1
+    frame_mean: jax.Array  # [d] source mean (constant)
+    frame_chol: jax.Array  # [d, d] Cholesky factor of the source covariance (constant)
+
+
+class GaussianStats(eqx.Module):
+    """Statistics of a data set: count, mean (source frame), and $M_2 = e^{2a} S$, tr S = d."""
+
+    count: jax.Array
+    mean: jax.Array
+    log_scale: jax.Array
+    shape: jax.Array
+
+
+def _float_dtype():
+    return jnp.result_type(float)
+
+
+class Gaussian(AbstractFamily):
+    """Gaussian model family (1-D or multivariate).
+
+    Args:
+        dim: dimension d >= 1.
+        estimator: ``"mle"`` (divide the sum of squares by n) or ``"unbiased"`` (by n - 1).
+        temperature: sampling bias $\\lambda > 0$: samples are drawn from
+            $N(\\mu_t, \\lambda\\Sigma_t)$ (catalogue G12; 1 = unbiased sampling).
+    """
+
+    dim: int = eqx.field(static=True)
+    estimator: str = eqx.field(static=True)
+    temperature: float = eqx.field(static=True)
+
+    def __init__(self, dim: int = 1, estimator: str = "mle", temperature: float = 1.0):
+        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
+            raise ValueError(f"dim must be an integer >= 1, got {dim!r}")
+        if estimator not in ESTIMATORS:
+            raise ValueError(f"estimator must be one of {sorted(ESTIMATORS)}, got {estimator!r}")
+        t = temperature
+        if isinstance(t, bool) or not isinstance(t, (int, float, np.floating, np.integer)):
+            raise ValueError(f"temperature must be a positive number, got {t!r}")
+        if not math.isfinite(float(t)) or float(t) <= 0:
+            raise ValueError(f"temperature must be finite and > 0, got {t!r}")
+        self.dim = int(dim)
+        self.estimator = estimator
+        self.temperature = float(temperature)
+
+    @property
+    def name(self) -> str:
+        return "gaussian"
+
+    @property
+    def offset(self) -> int:
+        return ESTIMATORS[self.estimator]
+
+    def describe(self) -> dict:
+        return {
+            "family": self.name,
+            "dim": self.dim,
+            "estimator": self.estimator,
+            "temperature": self.temperature,
+        }
+
+    # ------------------------------------------------------------------------------ source
+    def source(self, mean=0.0, cov=1.0) -> GaussianParams:
+        """Generation-0 parameters from an absolute mean and covariance (variance if dim = 1).
+
+        Raises:
+            ValueError: naming ``mean`` or ``cov`` if shapes mismatch ``dim``, values are not
+                finite, or the covariance is not positive definite.
+        """
+        d = self.dim
+        mean_np = np.asarray(mean, dtype=np.float64)
+        if mean_np.ndim == 0:
+            mean_np = np.full(d, float(mean_np))
+        if mean_np.shape != (d,):
+            raise ValueError(f"mean must have shape ({d},) for dim={d}, got {mean_np.shape}")
+        if not np.all(np.isfinite(mean_np)):
+            raise ValueError(f"mean must be finite, got {mean!r}")
+        cov_np = np.asarray(cov, dtype=np.float64)
+        if cov_np.ndim == 0:
+            if not np.isfinite(cov_np) or cov_np <= 0:
+                raise ValueError(f"cov (variance) must be finite and > 0, got {cov!r}")
+            cov_np = np.eye(d) * float(cov_np)
+        if cov_np.shape != (d, d):
+            raise ValueError(f"cov must have shape ({d}, {d}) for dim={d}, got {cov_np.shape}")
+        if not np.all(np.isfinite(cov_np)):
+            raise ValueError("cov must be finite")
+        if not np.allclose(cov_np, cov_np.T, rtol=1e-10, atol=1e-12):
+            raise ValueError("cov must be symmetric")
+        try:
+            chol = np.linalg.cholesky(cov_np)
+        except np.linalg.LinAlgError:
+            raise ValueError("cov must be positive definite") from None
+        if np.any(np.diag(chol) <= 0):
+            raise ValueError("cov must be positive definite")
+        dt = _float_dtype()
+        return GaussianParams(
+            mean=jnp.zeros(d, dt),
+            log_scale=jnp.zeros((), dt),
+            shape=jnp.eye(d, dtype=dt),
+            frame_mean=jnp.asarray(mean_np, dt),
+            frame_chol=jnp.asarray(chol, dt),
+        )
+
+    def check_source(self, source) -> GaussianParams:
+        if not isinstance(source, GaussianParams):
+            raise ValueError(f"source must come from Gaussian.source(mean, cov), got {source!r}")
+        if source.mean.shape != (self.dim,):
+            raise ValueError(f"source has dim {source.mean.shape[0]}, family has dim {self.dim}")
+        return source
+
+    def validate_num_samples(self, num_samples) -> None:
+        n = np.asarray(num_samples)
+        lo = 2 if self.dim == 1 else self.dim + 1
+        if np.any(n < lo):
+            what = "n >= 2" if self.dim == 1 else f"n > dim = {self.dim}"
+            raise ValueError(f"num_samples must satisfy {what}, got min {int(n.min())}")
+
+    def absolute(self, params: GaussianParams) -> tuple[jax.Array, jax.Array]:
+        """Absolute (mean, covariance) of a model; broadcasts over leading chain axes."""
+        lk = params.frame_chol @ params.shape
+        scale2 = jnp.exp(2 * params.log_scale)[..., None, None]
+        cov = scale2 * (lk @ jnp.swapaxes(lk, -1, -2))
+        mean = params.frame_mean + jnp.einsum("...ij,...j->...i", params.frame_chol, params.mean)
+        return mean, cov
+
+    # ------------------------------------------------------------------------------ sampling
+    def _log_scale_sampling(self, params):
+        return params.log_scale + 0.5 * jnp.log(jnp.asarray(self.temperature, params.mean.dtype))
+
+    def sample(self, key, params: GaussianParams, num_samples: int) -> jax.Array:
+        """Absolute samples, shape ``[num_samples, dim]``."""
+        z = jax.random.normal(key, (num_samples, self.dim), params.mean.dtype)
+        rel = params.mean + jnp.exp(self._log_scale_sampling(params)) * (z @ params.shape.T)
+        return params.frame_mean + rel @ params.frame_chol.T
+
+    def _stats_from_z(self, params, count, zbar, m2z) -> GaussianStats:
+        """Statistics of samples given their standardised mean and scatter (matrix or log)."""
+        ls = self._log_scale_sampling(params)
+        mean = params.mean + jnp.exp(ls) * (params.shape @ zbar)
+        if self.dim == 1:
+            # m2z is log(M2) of z here: stay on the log scale.
+            return GaussianStats(
+                count=count, mean=mean, log_scale=ls + 0.5 * m2z, shape=jnp.ones((1, 1), mean.dtype)
+            )
+        m = params.shape @ m2z @ params.shape.T
+        tr = jnp.trace(m)
+        ok = tr > 0
+        safe_tr = jnp.where(ok, tr, 1.0)
+        shape = jnp.where(ok, m * (self.dim / safe_tr), jnp.eye(self.dim, dtype=m.dtype))
+        log_scale = ls + 0.5 * jnp.where(ok, jnp.log(safe_tr / self.dim), -jnp.inf)
+        return GaussianStats(count=count, mean=mean, log_scale=log_scale, shape=shape)
+
+    def sample_stats(self, key, params, buffer_size, num_samples=None) -> GaussianStats:
+        dt = params.mean.dtype
+        z = jax.random.normal(key, (buffer_size, self.dim), dt)
+        if num_samples is None:
+            count = jnp.asarray(buffer_size, dt)
+            zbar = z.mean(axis=0)
+            dev = z - zbar
+        else:
+            count = jnp.asarray(num_samples, dt)
+            mask = (jnp.arange(buffer_size) < num_samples)[:, None]
+            zbar = jnp.where(mask, z, 0).sum(axis=0) / jnp.maximum(count, 1)
+            dev = jnp.where(mask, z - zbar, 0)
+        if self.dim == 1:
+            ss = jnp.sum(dev * dev)
+            m2 = jnp.where(ss > 0, jnp.log(jnp.where(ss > 0, ss, 1.0)), -jnp.inf)
+        else:
+            m2 = dev.T @ dev
+        return self._stats_from_z(params, count, zbar, m2)
+
+    def exact_stats(self, key, params, num_samples) -> GaussianStats:
+        dt = params.mean.dtype
+        d = self.dim
+        count = jnp.asarray(num_samples, dt)
+        key_mean, key_chi, key_off = jax.random.split(key, 3)
+        zbar = jax.random.normal(key_mean, (d,), dt) / jnp.sqrt(jnp.maximum(count, 1))
+        # Bartlett: M2 of n standard normals ~ Wishart(n - 1, I) = B B^T with
+        # B_ii^2 ~ chi^2_{n-1-i}, B_ij ~ N(0, 1) below the diagonal.
+        df = count - 1 - jnp.arange(d, dtype=dt)
+        pos = df > 0
+        log_chi = jnp.where(pos, log_chisquare_sample(key_chi, jnp.where(pos, df, 1), dt), -jnp.inf)
+        if d == 1:
+            return self._stats_from_z(params, count, zbar, log_chi[0])
+        below = jnp.tril(jax.random.normal(key_off, (d, d), dt), -1)
+        b = below + jnp.diag(jnp.exp(0.5 * log_chi))
+        return self._stats_from_z(params, count, zbar, b @ b.T)
+
+    # ------------------------------------------------------------------------------ pooling
+    def empty_stats(self, params) -> GaussianStats:
+        dt = params.mean.dtype
+        return GaussianStats(
+            count=jnp.zeros((), dt),
+            mean=jnp.zeros(self.dim, dt),
+            log_scale=jnp.asarray(-jnp.inf, dt),
+            shape=jnp.eye(self.dim, dtype=dt),
+        )
+
+    def merge(self, a: GaussianStats, b: GaussianStats) -> GaussianStats:
+        count = a.count + b.count
+        safe = jnp.maximum(count, 1)
+        delta = b.mean - a.mean
+        mean = a.mean + delta * (b.count / safe)
+        norm2 = jnp.sum(delta * delta)
+        weight = a.count * b.count / safe
+        cross_ok = (norm2 > 0) & (weight > 0)
+        log_cross = jnp.where(
+            cross_ok, 0.5 * jnp.log(jnp.where(cross_ok, weight * norm2 / self.dim, 1.0)), -jnp.inf
+        )
+        # M2 = e^{2a} Sa + e^{2b} Sb + w delta delta^T, all on the log scale.
+        top = jnp.maximum(jnp.maximum(a.log_scale, b.log_scale), log_cross)
+        top = jnp.where(jnp.isfinite(top), top, 0.0)
+        wa = jnp.exp(2 * (a.log_scale - top))
+        wb = jnp.exp(2 * (b.log_scale - top))
+        wc = jnp.exp(2 * (log_cross - top))
+        if self.dim == 1:
+            total = wa + wb + wc
+            ok = total > 0
+            log_scale = top + 0.5 * jnp.where(ok, jnp.log(jnp.where(ok, total, 1.0)), -jnp.inf)
+            return GaussianStats(count=count, mean=mean, log_scale=log_scale, shape=a.shape)
+        u = jnp.where(norm2 > 0, delta / jnp.sqrt(jnp.where(norm2 > 0, norm2, 1.0)), 0.0)
+        m = wa * a.shape + wb * b.shape + wc * self.dim * jnp.outer(u, u)
+        tr = jnp.trace(m)
+        ok = tr > 0
+        safe_tr = jnp.where(ok, tr, 1.0)
+        shape = jnp.where(ok, m * (self.dim / safe_tr), jnp.eye(self.dim, dtype=m.dtype))
+        log_scale = top + 0.5 * jnp.where(ok, jnp.log(safe_tr / self.dim), -jnp.inf)
+        return GaussianStats(count=count, mean=mean, log_scale=log_scale, shape=shape)
+
+    def estimate(self, key, stats: GaussianStats, params: GaussianParams) -> GaussianParams:
+        del key  # closed-form fit
+        log_den = 0.5 * jnp.log(stats.count - self.offset)
+        if self.dim == 1:
+            return eqx.tree_at(
+                lambda p: (p.mean, p.log_scale), params, (stats.mean, stats.log_scale - log_den)
+            )
+        chol = jnp.linalg.cholesky(stats.shape)
+        g = jnp.mean(jnp.log(jnp.diag(chol)))
+        return eqx.tree_at(
+            lambda p: (p.mean, p.log_scale, p.shape),
+            params,
+            (stats.mean, stats.log_scale + g - log_den, chol * jnp.exp(-g)),
+        )
+
+    # ------------------------------------------------------------------------------ observing
+    def observe(self, params: GaussianParams, source: GaussianParams) -> dict:
+        """Observables of one model against the source.
+
+        ``mean`` (absolute; a vector if dim > 1), ``variance`` (trace if dim > 1, may underflow
+        to 0), ``log_variance`` (log of it, never underflows), ``log_det`` (dim > 1),
+        ``mean_drift2`` ($\\lVert\\mu_t-\\mu_0\\rVert^2$), ``w2_squared`` (squared 2-Wasserstein
+        distance to the source), ``tail_mass_3sigma`` / ``tail_mass_5sigma`` (model probability
+        beyond the source's 3 / 5 sigma; for dim > 1 the average over coordinates of the
+        marginal two-sided tail).
+        """
+        del source  # the frame is carried in params
+        l0 = params.frame_chol
+        drift = l0 @ params.mean
+        mean_abs = params.frame_mean + drift
+        drift2 = jnp.sum(drift * drift)
+        out = {}
+        if self.dim == 1:
+            s0 = l0[0, 0]
+            log_var = 2 * params.log_scale + 2 * jnp.log(s0)
+            sigma_rel = jnp.exp(params.log_scale)
+            m = params.mean[0]
+            out["mean"] = mean_abs[0]
+            out["variance"] = jnp.exp(log_var)
+            out["log_variance"] = log_var
+            out["mean_drift2"] = drift2
+            out["w2_squared"] = s0 * s0 * (m * m + (sigma_rel - 1) ** 2)
+            for k in (3, 5):
+                out[f"tail_mass_{k}sigma"] = ndtr((m - k) / sigma_rel) + ndtr((-k - m) / sigma_rel)
+            return out
+        lk = l0 @ params.shape
+        fro = jnp.sum(lk * lk)
+        log_var = 2 * params.log_scale + jnp.log(fro)
+        cov = jnp.exp(2 * params.log_scale) * (lk @ lk.T)
+        cov0 = l0 @ l0.T
+        w, v = jnp.linalg.eigh(cov0)
+        root0 = (v * jnp.sqrt(jnp.clip(w, 0))) @ v.T
+        cross = jnp.linalg.eigvalsh(root0 @ cov @ root0)
+        w2 = drift2 + jnp.trace(cov) + jnp.trace(cov0) - 2 * jnp.sum(jnp.sqrt(jnp.clip(cross, 0)))
+        out["mean"] = mean_abs
+        out["variance"] = jnp.exp(log_var)
+        out["log_variance"] = log_var
+        out["log_det"] = (
+            2 * self.dim * params.log_scale
+            + 2 * jnp.sum(jnp.log(jnp.diag(l0)))
+            + 2 * jnp.sum(jnp.log(jnp.abs(jnp.diag(params.shape))))
+        )
+        out["mean_drift2"] = drift2
+        out["w2_squared"] = jnp.maximum(w2, 0.0)
+        sd0 = jnp.sqrt(jnp.diag(cov0))
+        sd = jnp.sqrt(jnp.diag(cov))
+        for k in (3, 5):
+            upper = ndtr((drift - k * sd0) / sd)
+            lower = ndtr((-k * sd0 - drift) / sd)
+            out[f"tail_mass_{k}sigma"] = jnp.mean(upper + lower)
+        return out
+
+    # ------------------------------------------------------------------------------ theory
+    def predictions(self, config, overrides: dict | None = None) -> list[Prediction]:
+        from ._gaussian_predictions import gaussian_predictions
+
+        return gaussian_predictions(self, config, overrides or {})

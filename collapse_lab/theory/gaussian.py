@@ -1,0 +1,369 @@
+r"""Closed forms for Gaussian resampling chains (float64 NumPy/SciPy; no simulator imports).
+
+Setting: generation t is a Gaussian $N(\mu_t, \sigma^2_t)$ (or $N(\mu_t, \Sigma_t)$ in d dimensions);
+generation t+1 is fit on $n_t$ samples. Variances divide the sum of squares by $n - c$
+(``estimator="mle"``: c = 0; ``"unbiased"``: c = 1). A sampling temperature $\lambda$ draws the
+samples from $N(\mu_t, \lambda \sigma^2_t)$. Then, exactly (theory/gaussian.md#representation),
+
+$$\sigma^2_{t+1} = \lambda\,\sigma^2_t\,\chi^2_{n_t-1}/(n_t-c), \qquad
+  \mu_{t+1} = \mu_t + \sqrt{\lambda}\,\sigma_t Z_t/\sqrt{n_t},$$
+
+with all factors independent. ``n`` arguments accept an int (fixed size) or a schedule
+``[n_0, n_1, ...]``; ``t`` accepts an int or an array of generations.
+
+References:
+    Shumailov et al. (2024), Nature 631:755, "AI models collapse when trained on recursively
+    generated data"; Suresh, Thangaraj & Khandavally (2024), arXiv 2412.17646; Alemohammad et al.
+    (2024), ICLR, arXiv 2307.01850; Gerstgrasser et al. (2024), arXiv 2404.01413.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import optimize, special
+
+from ._common import as_generations, cumulative, estimator_offset, schedule, shape_out
+
+__all__ = [
+    "expected_variance",
+    "variance_of_variance",
+    "expected_sigma",
+    "expected_log_variance",
+    "variance_of_log_variance",
+    "log_variance_cdf",
+    "variance_probability_below",
+    "variance_quantile",
+    "median_variance",
+    "expected_mean_drift2",
+    "expected_w2_squared",
+    "expected_log_det",
+    "variance_of_log_det",
+    "expected_variance_accumulate",
+    "expected_mean_drift2_accumulate",
+    "expected_variance_fresh",
+    "expected_mean_drift2_fresh",
+    "stationary_fresh",
+]
+
+
+def _check_positive(name, value):
+    if not np.all(np.isfinite(value)) or np.any(np.asarray(value) <= 0):
+        raise ValueError(f"{name} must be finite and > 0, got {value!r}")
+
+
+def _steps(t, n, estimator, temperature):
+    ts, scalar = as_generations(t)
+    ns = schedule(n, int(ts.max()) if ts.size else 0)
+    if np.any(ns < 2):
+        raise ValueError(f"n must be >= 2, got {n!r}")
+    _check_positive("temperature", temperature)
+    return ts, scalar, ns, estimator_offset(estimator)
+
+
+def expected_variance(t, n, estimator="mle", sigma2_0=1.0, temperature=1.0):
+    r"""$E[\sigma^2_t] = \sigma^2_0 \prod_{s<t} \lambda (n_s-1)/(n_s-c)$ (catalogue G1, M1, G12).
+
+    Replace policy. Exact for every finite n. In d dimensions it is the expected trace of
+    $\Sigma_t$ when ``sigma2_0`` is $\mathrm{tr}\,\Sigma_0$. Unbiased, $\lambda=1$: a martingale.
+    See theory/gaussian.md#g1.
+    """
+    ts, scalar, ns, c = _steps(t, n, estimator, temperature)
+    step = np.log(temperature) + np.log(ns - 1) - np.log(ns - c)
+    return shape_out(sigma2_0 * np.exp(cumulative(step, ts)), scalar)
+
+
+def variance_of_variance(t, n, estimator="mle", sigma2_0=1.0, temperature=1.0):
+    r"""$\mathrm{Var}[\sigma^2_t] = E[\sigma^4_t] - E[\sigma^2_t]^2$ with
+    $E[\sigma^4_t] = \sigma^4_0 \prod_s \lambda^2 (n_s-1)(n_s+1)/(n_s-c)^2$ (catalogue G2, exact).
+
+    Exact but not testable by simulation at large t/n (heavy tails; theory/gaussian.md#g2).
+    """
+    ts, scalar, ns, c = _steps(t, n, estimator, temperature)
+    step4 = 2 * np.log(temperature) + np.log(ns - 1) + np.log(ns + 1) - 2 * np.log(ns - c)
+    m4 = sigma2_0**2 * np.exp(cumulative(step4, ts))
+    m2 = np.asarray(expected_variance(ts, n, estimator, sigma2_0, temperature))
+    return shape_out(m4 - m2**2, scalar)
+
+
+def expected_sigma(t, n, estimator="mle", sigma2_0=1.0, temperature=1.0):
+    r"""$E[\sigma_t] = \sigma_0 \prod_{s<t} \sqrt{2\lambda}\,\Gamma(n_s/2)/
+    (\Gamma((n_s-1)/2)\sqrt{n_s-c})$ (catalogue G3, exact; 1-D).
+
+    For large n about $\sigma_0 e^{-3t/(4n)}$ (MLE). See theory/gaussian.md#g3.
+    """
+    ts, scalar, ns, c = _steps(t, n, estimator, temperature)
+    step = (
+        0.5 * np.log(2 * temperature)
+        + special.gammaln(ns / 2)
+        - special.gammaln((ns - 1) / 2)
+        - 0.5 * np.log(ns - c)
+    )
+    return shape_out(np.sqrt(sigma2_0) * np.exp(cumulative(step, ts)), scalar)
+
+
+def _log_step_mean(ns, c, temperature):
+    return special.digamma((ns - 1) / 2) + np.log(2.0) - np.log(ns - c) + np.log(temperature)
+
+
+def expected_log_variance(t, n, estimator="mle", sigma2_0=1.0, temperature=1.0):
+    r"""$E[\log\sigma^2_t] = \log\sigma^2_0 + \sum_{s<t}[\psi((n_s-1)/2) + \log 2 - \log(n_s-c)
+    + \log\lambda]$ (catalogue G4, G12; exact).
+
+    The per-generation drift is about $-2/n$ (MLE) or $-1/n$ (unbiased).
+    See theory/gaussian.md#g4.
+    """
+    ts, scalar, ns, c = _steps(t, n, estimator, temperature)
+    return shape_out(np.log(sigma2_0) + cumulative(_log_step_mean(ns, c, temperature), ts), scalar)
+
+
+def variance_of_log_variance(t, n):
+    r"""$\mathrm{Var}[\log\sigma^2_t] = \sum_{s<t}\psi'((n_s-1)/2) \approx 2t/(n-1)$
+    (catalogue G5, exact; independent of the estimator and temperature).
+
+    See theory/gaussian.md#g5.
+    """
+    ts, scalar, ns, _ = _steps(t, n, "mle", 1.0)
+    return shape_out(cumulative(special.polygamma(1, (ns - 1) / 2), ts), scalar)
+
+
+# ---------------------------------------------------------------------------------- G6: the law
+def _cf_terms(t, n, c, temperature):
+    """Distinct sample sizes up to generation t, their multiplicities, and the location shift."""
+    ns = schedule(n, t)
+    values, counts = np.unique(ns, return_counts=True)
+    return values, counts.astype(np.float64)
+
+
+def _log_cf(u, values, counts, c, temperature):
+    """log of the characteristic function of $L_t = \\log(\\sigma^2_t/\\sigma^2_0)$ at real u."""
+    u = np.asarray(u, dtype=np.float64)[:, None]
+    k = (values - 1)[None, :] / 2
+    shift = np.log(2.0) - np.log(values - c) + np.log(temperature)
+    terms = 1j * u * shift[None, :] + special.loggamma(k + 1j * u) - special.gammaln(k)
+    return terms @ counts
+
+
+def log_variance_cdf(x, t, n, estimator="mle", temperature=1.0):
+    r"""$P(\log(\sigma^2_t/\sigma^2_0) \le x)$, exact law of the sum of independent log-chi-square
+    terms (catalogue G6).
+
+    Computed by Gil-Pelaez inversion of the exact characteristic function
+    $\varphi(u) = \prod_s e^{iu(\log 2 - \log(n_s - c) + \log\lambda)}\,
+    \Gamma((n_s-1)/2 + iu)/\Gamma((n_s-1)/2)$ with a midpoint rule whose step and range are
+    chosen so that the aliasing and truncation errors are below about 1e-12
+    (theory/gaussian.md#g6). ``t`` must be a single generation here.
+    """
+    t = int(t)
+    if t < 0:
+        raise ValueError(f"t must be >= 0, got {t}")
+    c = estimator_offset(estimator)
+    _check_positive("temperature", temperature)
+    xs = np.atleast_1d(np.asarray(x, dtype=np.float64))
+    if t == 0:
+        out = (xs >= 0).astype(np.float64)
+        return float(out[0]) if np.ndim(x) == 0 else out
+    values, counts = _cf_terms(t, n, c, temperature)
+    if np.any(values < 2):
+        raise ValueError(f"n must be >= 2, got {n!r}")
+    k = (values - 1) / 2
+    mean = float(counts @ (special.digamma(k) + np.log(2.0) - np.log(values - c)))
+    mean += t * np.log(temperature)
+    var = float(counts @ special.polygamma(1, k))
+    sd = np.sqrt(var)
+    # The left tail of log chi^2_k decays like exp(k y / 2): leave room for it.
+    reach = np.max(np.abs(xs - mean)) + 14 * sd + 80.0 / (2 * k.min()) / max(1.0, np.sqrt(t))
+    period = 2 * reach
+    h = 2 * np.pi / period
+    # Extend u until |phi(u)| is negligible.
+    u_max = 1.0
+    while True:
+        if np.real(_log_cf(np.array([u_max]), values, counts, c, temperature))[0] < -40:
+            break
+        u_max *= 1.5
+    num = int(np.ceil(u_max / h)) + 1
+    u = (np.arange(num) + 0.5) * h
+    phi = np.exp(_log_cf(u, values, counts, c, temperature))
+    integrand = np.imag(np.exp(-1j * np.outer(xs, u)) * phi[None, :]) / u[None, :]
+    cdf = 0.5 - integrand.sum(axis=1) * h / np.pi
+    cdf = np.clip(cdf, 0.0, 1.0)
+    return float(cdf[0]) if np.ndim(x) == 0 else cdf
+
+
+def variance_probability_below(eps, t, n, estimator="mle", temperature=1.0):
+    r"""$P(\sigma^2_t < \varepsilon\,\sigma^2_0)$, exact (catalogue G6).
+
+    At t = 1 it equals $F_{\chi^2_{n-1}}(\varepsilon (n-c)/\lambda)$. See theory/gaussian.md#g6.
+    """
+    _check_positive("eps", eps)
+    return log_variance_cdf(np.log(eps), t, n, estimator, temperature)
+
+
+def variance_quantile(q, t, n, estimator="mle", sigma2_0=1.0, temperature=1.0):
+    r"""The q-quantile of $\sigma^2_t$ (exact law, catalogue G6), found by root finding on the CDF."""
+    if not 0 < q < 1:
+        raise ValueError(f"q must lie in (0, 1), got {q!r}")
+    t = int(t)
+    if t == 0:
+        return float(sigma2_0)
+    mean = float(expected_log_variance(t, n, estimator, 1.0, temperature))
+    sd = float(np.sqrt(variance_of_log_variance(t, n)))
+    lo, hi = mean - 30 * sd - 30, mean + 30 * sd + 5
+    x = optimize.brentq(
+        lambda y: log_variance_cdf(y, t, n, estimator, temperature) - q, lo, hi, xtol=1e-12
+    )
+    return float(sigma2_0 * np.exp(x))
+
+
+def median_variance(t, n, estimator="mle", sigma2_0=1.0, temperature=1.0):
+    r"""Median of $\sigma^2_t$ (exact, catalogue G6). Unbiased, n=10, t=50: 0.00328 $\sigma^2_0$."""
+    return variance_quantile(0.5, t, n, estimator, sigma2_0, temperature)
+
+
+# ------------------------------------------------------------------------- mean drift and W2
+def expected_mean_drift2(t, n, estimator="mle", sigma2_0=1.0, temperature=1.0):
+    r"""$E[\lVert\mu_t-\mu_0\rVert^2] = \sum_{s<t}\lambda E[\sigma^2_s]/n_s$ (catalogue G7, M5; exact).
+
+    MLE: $\sigma^2_0(1-(1-1/n)^t)$, bounded; unbiased: $\sigma^2_0 t/n$. In d dimensions use
+    ``sigma2_0`` = $\mathrm{tr}\,\Sigma_0$. See theory/gaussian.md#g7.
+    """
+    ts, scalar, ns, _ = _steps(t, n, estimator, temperature)
+    s = np.asarray(expected_variance(np.arange(ns.size), n, estimator, sigma2_0, temperature))
+    return shape_out(cumulative(temperature * s / ns, ts), scalar)
+
+
+def expected_w2_squared(t, n, estimator="mle", sigma2_0=1.0, temperature=1.0):
+    r"""$E[W_2^2(N(\mu_t,\sigma^2_t), N(\mu_0,\sigma^2_0))] = E(\mu_t-\mu_0)^2 + E\sigma^2_t
+    - 2\sigma_0 E\sigma_t + \sigma^2_0$ (catalogue G9; exact, 1-D).
+
+    Unbiased: grows linearly; MLE: tends to $2\sigma^2_0$. See theory/gaussian.md#g9.
+    """
+    ts, scalar, _, _ = _steps(t, n, estimator, temperature)
+    d = np.asarray(expected_mean_drift2(ts, n, estimator, sigma2_0, temperature))
+    v = np.asarray(expected_variance(ts, n, estimator, sigma2_0, temperature))
+    s = np.asarray(expected_sigma(ts, n, estimator, sigma2_0, temperature))
+    return shape_out(d + v - 2 * np.sqrt(sigma2_0) * s + sigma2_0, scalar)
+
+
+# ----------------------------------------------------------------------------- d dimensions
+def expected_log_det(t, n, dim, estimator="mle", log_det_0=0.0, temperature=1.0):
+    r"""$E[\log\det\Sigma_t] = \log\det\Sigma_0 + \sum_{s<t}[\sum_{i=1}^d(\psi((n_s-i)/2) + \log 2)
+    - d\log(n_s-c) + d\log\lambda]$ (catalogue M2, Bartlett decomposition; exact, n > d).
+
+    See theory/gaussian.md#m2.
+    """
+    ts, scalar, ns, c = _steps(t, n, estimator, temperature)
+    if np.any(ns <= dim):
+        raise ValueError(f"n must exceed dim={dim}, got {n!r}")
+    i = np.arange(1, dim + 1)[None, :]
+    step = (special.digamma((ns[:, None] - i) / 2) + np.log(2.0)).sum(axis=1)
+    step = step - dim * np.log(ns - c) + dim * np.log(temperature)
+    return shape_out(log_det_0 + cumulative(step, ts), scalar)
+
+
+def variance_of_log_det(t, n, dim):
+    r"""$\mathrm{Var}[\log\det\Sigma_t] = \sum_{s<t}\sum_{i=1}^d \psi'((n_s-i)/2)$ (catalogue M3, exact)."""
+    ts, scalar, ns, _ = _steps(t, n, "mle", 1.0)
+    if np.any(ns <= dim):
+        raise ValueError(f"n must exceed dim={dim}, got {n!r}")
+    i = np.arange(1, dim + 1)[None, :]
+    step = special.polygamma(1, (ns[:, None] - i) / 2).sum(axis=1)
+    return shape_out(cumulative(step, ts), scalar)
+
+
+# --------------------------------------------------------------------------------- accumulate
+def _accumulate(t_max, n, estimator, sigma2_0, temperature):
+    """Exact linear recursion for (E sigma^2_t, E (mu_t - mu_0)^2) under Accumulate."""
+    c = estimator_offset(estimator)
+    ns = schedule(n, t_max)
+    s = np.empty(t_max + 1)
+    d = np.empty(t_max + 1)
+    s[0], d[0] = sigma2_0, 0.0
+    pool = 0.0
+    for k in range(t_max):
+        m = ns[k]
+        new = pool + m
+        if pool == 0:
+            s[k + 1] = temperature * s[k] * (m - 1) / (m - c)
+        else:
+            s[k + 1] = s[k] * ((pool - c) + temperature * ((m - 1) + pool / new)) / (new - c)
+        d[k + 1] = d[k] + m * temperature * s[k] / new**2
+        pool = new
+    return s, d
+
+
+def expected_variance_accumulate(t, n, estimator="mle", sigma2_0=1.0, temperature=1.0):
+    r"""$E[\sigma^2_t]$ when generation t is fit on all batches drawn so far (catalogue X7, exact).
+
+    With pool size $N$ before and batch size $m$ after it:
+    $E\sigma'^2 = E\sigma^2\,[(N-c) + \lambda(m-1+N/(N+m))]/(N+m-c)$; fixed n, MLE:
+    $\sigma^2_0\prod_{k=1}^t(1-1/(nk^2)) \to \sigma^2_0\,\mathrm{sinc}$-limit
+    $\sin(\pi/\sqrt n)/(\pi/\sqrt n)$. See theory/gaussian.md#x7.
+    """
+    ts, scalar, _, _ = _steps(t, n, estimator, temperature)
+    s, _ = _accumulate(int(ts.max()), n, estimator, sigma2_0, temperature)
+    return shape_out(s[ts], scalar)
+
+
+def expected_mean_drift2_accumulate(t, n, estimator="mle", sigma2_0=1.0, temperature=1.0):
+    r"""$E(\mu_t-\mu_0)^2 = \sum_{k<t} \lambda n_k E\sigma^2_k/N_{k+1}^2$ under Accumulate
+    (catalogue X7, exact; fixed n: $\le \sigma^2_0\pi^2/(6n)$)."""
+    ts, scalar, _, _ = _steps(t, n, estimator, temperature)
+    _, d = _accumulate(int(ts.max()), n, estimator, sigma2_0, temperature)
+    return shape_out(d[ts], scalar)
+
+
+# -------------------------------------------------------------------------------- fresh alpha
+def _fresh(t_max, n, alpha, estimator, sigma2_0, temperature):
+    """Exact linear recursion (catalogue X6) with n_r = round(alpha n) fresh source samples."""
+    if not 0 <= alpha <= 1:
+        raise ValueError(f"alpha must lie in [0, 1], got {alpha!r}")
+    c = estimator_offset(estimator)
+    ns = schedule(n, t_max)
+    s = np.empty(t_max + 1)
+    d = np.empty(t_max + 1)
+    s[0], d[0] = sigma2_0, 0.0
+    for k in range(t_max):
+        nk = ns[k]
+        nr = float(np.rint(alpha * nk))
+        nsyn = nk - nr
+        group = nr * sigma2_0 + nsyn * temperature * s[k]
+        s[k + 1] = ((1 - 1 / nk) * group + (nr * nsyn / nk) * d[k]) / (nk - c)
+        d[k + 1] = (nsyn / nk) ** 2 * d[k] + group / nk**2
+    return s, d
+
+
+def expected_variance_fresh(t, n, alpha, estimator="mle", sigma2_0=1.0, temperature=1.0):
+    r"""$E[\sigma^2_t]$ with $n_r=\mathrm{round}(\alpha n)$ fresh and $n-n_r$ synthetic samples
+    per generation (catalogue X6; exact linear recursion):
+
+    $s_{t+1} = [(1-1/n)(n_r\sigma^2_0 + n_s\lambda s_t) + (n_r n_s/n) D_t]/(n-c)$,
+    $D_{t+1} = (n_s/n)^2 D_t + (n_r\sigma^2_0 + n_s\lambda s_t)/n^2$. See theory/gaussian.md#x6.
+    """
+    ts, scalar, _, _ = _steps(t, n, estimator, temperature)
+    s, _ = _fresh(int(ts.max()), n, alpha, estimator, sigma2_0, temperature)
+    return shape_out(s[ts], scalar)
+
+
+def expected_mean_drift2_fresh(t, n, alpha, estimator="mle", sigma2_0=1.0, temperature=1.0):
+    r"""$D_t = E(\mu_t-\mu_0)^2$ under fresh fraction alpha (catalogue X6, exact recursion)."""
+    ts, scalar, _, _ = _steps(t, n, estimator, temperature)
+    _, d = _fresh(int(ts.max()), n, alpha, estimator, sigma2_0, temperature)
+    return shape_out(d[ts], scalar)
+
+
+def stationary_fresh(n, alpha, estimator="mle", sigma2_0=1.0):
+    r"""Stationary $(E\sigma^2_\infty, E(\mu_\infty-\mu_0)^2)$ under a fixed fresh split (X6).
+
+    MLE: $D^* = \sigma^2_0 r^*$, $s^* = \sigma^2_0(1-r^*)$ with $r^* = 1/(n(1-(1-a)^2)+1-a)$,
+    $a = n_r/n$. Unbiased: $D^* = \sigma^2_0/(n[1-(1-a)^2 n/(n-1)])$,
+    $s^* = \sigma^2_0 + (1-a) n D^*/(n-1)$. Exact; requires $n_r \ge 1$.
+    """
+    c = estimator_offset(estimator)
+    a = float(np.rint(alpha * n)) / n
+    if a <= 0:
+        raise ValueError("stationary values need at least one fresh sample per generation")
+    if c == 0:
+        r = 1.0 / (n * (1 - (1 - a) ** 2) + 1 - a)
+        return sigma2_0 * (1 - r), sigma2_0 * r
+    d = sigma2_0 / (n * (1 - (1 - a) ** 2 * n / (n - 1)))
+    return sigma2_0 + (1 - a) * n * d / (n - 1), d
