@@ -15,23 +15,55 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 from jax import lax
+from jax.scipy.special import ndtri
 
 
-def log_gamma_sample(key, shape_param, dtype=None):
-    """Draw ``log G`` with ``G ~ Gamma(shape_param, 1)``, elementwise over ``shape_param``.
+NUM_CANDIDATES = 4  # Marsaglia-Tsang accepts >= 95%: all 4 rejected with prob < 1e-5
 
-    Exact (rejection sampling, looped until every element is accepted). Shapes below one use the
-    boost ``G(a) = G(a + 1) U^{1/a}``, applied on the log scale.
+
+def _mt_log_candidates(x, u, d, c):
+    """Marsaglia-Tsang on candidate pairs (x normal, u uniform): (accepted, log draw)."""
+    v = 1.0 + c * x
+    v_pos = v > 0
+    v = jnp.where(v_pos, v, 1.0)
+    log_v3 = 3.0 * jnp.log(v)
+    v3 = v * v * v
+    accept = v_pos & (jnp.log(u) < 0.5 * x * x + d - d * v3 + d * log_v3)
+    return accept, jnp.log(d) + log_v3
+
+
+def uniforms(key, num, shape=(), dtype=jnp.float32):
+    """``num`` uniforms on (0, 1) per element of ``shape`` from one PRNG call (cheap to split)."""
+    tiny = jnp.finfo(dtype).tiny
+    return jax.random.uniform(key, (num,) + tuple(shape), dtype, minval=tiny, maxval=1.0)
+
+
+def gamma_uniforms_needed() -> int:
+    """How many uniforms :func:`log_gamma_from_uniforms` consumes per draw."""
+    return 2 * NUM_CANDIDATES + 1
+
+
+def log_gamma_from_uniforms(u, key_fallback, shape_param):
+    """``log G``, ``G ~ Gamma(shape_param, 1)``, from pre-drawn uniforms ``u[2K + 1, ...]``.
+
+    Exact rejection sampling (Marsaglia-Tsang): the K = ``NUM_CANDIDATES`` candidate normals are
+    ``ndtri(u[:K])`` with acceptance uniforms ``u[K:2K]``; the first accepted candidate is kept,
+    and a loop redraws (from ``fold_in(key_fallback, i)``, derived only inside the loop so that
+    the common case pays nothing for it) only in the rare case that all were rejected.
+    Shapes below one use the boost ``G(a) = G(a + 1) U^{1/a}`` with ``U = u[2K]``, on the log
+    scale so that tiny draws never underflow.
     """
-    a = jnp.asarray(shape_param)
-    if dtype is None:
-        dtype = a.dtype if jnp.issubdtype(a.dtype, jnp.floating) else jnp.result_type(float)
-    a = a.astype(dtype)
+    dtype = u.dtype
+    a = jnp.asarray(shape_param).astype(dtype)
     small = a < 1
     a_eff = jnp.where(small, a + 1, a)
     d = a_eff - 1.0 / 3.0
     c = 1.0 / jnp.sqrt(9.0 * d)
-    key_loop, key_boost = jax.random.split(key)
+    k = NUM_CANDIDATES
+    accept, logx = _mt_log_candidates(ndtri(u[:k]), u[k : 2 * k], d, c)
+    first = jnp.argmax(accept, axis=0)
+    done = jnp.any(accept, axis=0)
+    logx = jnp.take_along_axis(logx, first[None], axis=0)[0]
 
     def cond(state):
         _, done, _ = state
@@ -39,24 +71,23 @@ def log_gamma_sample(key, shape_param, dtype=None):
 
     def body(state):
         i, done, logx = state
-        k = jax.random.fold_in(key_loop, i)
-        k_norm, k_unif = jax.random.split(k)
-        x = jax.random.normal(k_norm, a.shape, dtype)
-        u = jax.random.uniform(k_unif, a.shape, dtype)
-        v = 1.0 + c * x
-        v_pos = v > 0
-        v = jnp.where(v_pos, v, 1.0)
-        v3 = v * v * v
-        log_v3 = 3.0 * jnp.log(v)
-        accept = v_pos & (jnp.log(u) < 0.5 * x * x + d - d * v3 + d * log_v3)
-        new = ~done & accept
-        logx = jnp.where(new, jnp.log(d) + log_v3, logx)
-        return i + 1, done | accept, logx
+        ui = uniforms(jax.random.fold_in(key_fallback, i), 2, a.shape, dtype)
+        acc, lx = _mt_log_candidates(ndtri(ui[0]), ui[1], d, c)
+        logx = jnp.where(~done & acc, lx, logx)
+        return i + 1, done | acc, logx
 
-    init = (jnp.asarray(0, jnp.uint32), jnp.zeros(a.shape, bool), jnp.zeros(a.shape, dtype))
-    _, _, logx = lax.while_loop(cond, body, init)
-    u = jax.random.uniform(key_boost, a.shape, dtype, minval=jnp.finfo(dtype).tiny, maxval=1.0)
-    return jnp.where(small, logx + jnp.log(u) / a, logx)
+    _, _, logx = lax.while_loop(cond, body, (jnp.asarray(0, jnp.uint32), done, logx))
+    return jnp.where(small, logx + jnp.log(u[2 * k]) / a, logx)
+
+
+def log_gamma_sample(key, shape_param, dtype=None):
+    """Draw ``log G`` with ``G ~ Gamma(shape_param, 1)`` (exact), elementwise over ``shape_param``."""
+    a = jnp.asarray(shape_param)
+    if dtype is None:
+        dtype = a.dtype if jnp.issubdtype(a.dtype, jnp.floating) else jnp.result_type(float)
+    key_u, key_fallback = jax.random.split(key)
+    u = uniforms(key_u, gamma_uniforms_needed(), a.shape, dtype)
+    return log_gamma_from_uniforms(u, key_fallback, a)
 
 
 def log_chisquare_sample(key, df, dtype=None):

@@ -20,9 +20,15 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.special import ndtr
+from jax.scipy.special import ndtr, ndtri
 
-from .._random import log_chisquare_sample
+from .._det import dmatmul, dsum, dtrace
+from .._random import (
+    gamma_uniforms_needed,
+    log_chisquare_sample,
+    log_gamma_from_uniforms,
+    uniforms,
+)
 from ..family import AbstractFamily
 from ..prediction import Prediction, default_generations
 
@@ -177,14 +183,14 @@ class Gaussian(AbstractFamily):
     def _stats_from_z(self, params, count, zbar, m2z) -> GaussianStats:
         """Statistics of samples given their standardised mean and scatter (matrix or log)."""
         ls = self._log_scale_sampling(params)
-        mean = params.mean + jnp.exp(ls) * (params.shape @ zbar)
+        mean = params.mean + jnp.exp(ls) * dmatmul(params.shape, zbar)
         if self.dim == 1:
             # m2z is log(M2) of z here: stay on the log scale.
             return GaussianStats(
                 count=count, mean=mean, log_scale=ls + 0.5 * m2z, shape=jnp.ones((1, 1), mean.dtype)
             )
-        m = params.shape @ m2z @ params.shape.T
-        tr = jnp.trace(m)
+        m = dmatmul(dmatmul(params.shape, m2z), params.shape.T)
+        tr = dtrace(m)
         ok = tr > 0
         safe_tr = jnp.where(ok, tr, 1.0)
         shape = jnp.where(ok, m * (self.dim / safe_tr), jnp.eye(self.dim, dtype=m.dtype))
@@ -193,27 +199,49 @@ class Gaussian(AbstractFamily):
 
     def sample_stats(self, key, params, buffer_size, num_samples=None) -> GaussianStats:
         dt = params.mean.dtype
+        if self.dim == 1:
+            # A flat [n] draw vectorises better than [n, 1].
+            z = jax.random.normal(key, (buffer_size,), dt)
+            if num_samples is None:
+                count = jnp.asarray(buffer_size, dt)
+                zbar = dsum(z, 0) / buffer_size
+                dev = z - zbar
+            else:
+                count = jnp.asarray(num_samples, dt)
+                mask = jnp.arange(buffer_size) < num_samples
+                zbar = dsum(jnp.where(mask, z, 0), 0) / jnp.maximum(count, 1)
+                dev = jnp.where(mask, z - zbar, 0)
+            ss = dsum(dev * dev, 0)
+            log_m2 = jnp.where(ss > 0, jnp.log(jnp.where(ss > 0, ss, 1.0)), -jnp.inf)
+            return self._stats_from_z(params, count, zbar[None], log_m2)
         z = jax.random.normal(key, (buffer_size, self.dim), dt)
         if num_samples is None:
             count = jnp.asarray(buffer_size, dt)
-            zbar = z.mean(axis=0)
+            zbar = dsum(z, 0) / buffer_size
             dev = z - zbar
         else:
             count = jnp.asarray(num_samples, dt)
             mask = (jnp.arange(buffer_size) < num_samples)[:, None]
-            zbar = jnp.where(mask, z, 0).sum(axis=0) / jnp.maximum(count, 1)
+            zbar = dsum(jnp.where(mask, z, 0), 0) / jnp.maximum(count, 1)
             dev = jnp.where(mask, z - zbar, 0)
-        if self.dim == 1:
-            ss = jnp.sum(dev * dev)
-            m2 = jnp.where(ss > 0, jnp.log(jnp.where(ss > 0, ss, 1.0)), -jnp.inf)
-        else:
-            m2 = dev.T @ dev
-        return self._stats_from_z(params, count, zbar, m2)
+        scatter = dsum(dev[:, :, None] * dev[:, None, :], 0)
+        return self._stats_from_z(params, count, zbar, scatter)
 
     def exact_stats(self, key, params, num_samples) -> GaussianStats:
         dt = params.mean.dtype
         d = self.dim
         count = jnp.asarray(num_samples, dt)
+        if d == 1:
+            # One PRNG call for the mean and the chi-square (the exact path is PRNG-bound).
+            u = uniforms(key, 1 + gamma_uniforms_needed(), (), dt)
+            zbar = ndtri(u[:1]) / jnp.sqrt(jnp.maximum(count, 1))
+            df = count - 1
+            pos = df > 0
+            log_gamma = log_gamma_from_uniforms(
+                u[1:], key, jnp.where(pos, df, 1) / 2
+            )
+            log_chi = jnp.where(pos, jnp.log(jnp.asarray(2.0, dt)) + log_gamma, -jnp.inf)
+            return self._stats_from_z(params, count, zbar, log_chi)
         key_mean, key_chi, key_off = jax.random.split(key, 3)
         zbar = jax.random.normal(key_mean, (d,), dt) / jnp.sqrt(jnp.maximum(count, 1))
         # Bartlett: M2 of n standard normals ~ Wishart(n - 1, I) = B B^T with
@@ -221,11 +249,9 @@ class Gaussian(AbstractFamily):
         df = count - 1 - jnp.arange(d, dtype=dt)
         pos = df > 0
         log_chi = jnp.where(pos, log_chisquare_sample(key_chi, jnp.where(pos, df, 1), dt), -jnp.inf)
-        if d == 1:
-            return self._stats_from_z(params, count, zbar, log_chi[0])
         below = jnp.tril(jax.random.normal(key_off, (d, d), dt), -1)
         b = below + jnp.diag(jnp.exp(0.5 * log_chi))
-        return self._stats_from_z(params, count, zbar, b @ b.T)
+        return self._stats_from_z(params, count, zbar, dmatmul(b, b.T))
 
     # ------------------------------------------------------------------------------ pooling
     def empty_stats(self, params) -> GaussianStats:
@@ -242,7 +268,7 @@ class Gaussian(AbstractFamily):
         safe = jnp.maximum(count, 1)
         delta = b.mean - a.mean
         mean = a.mean + delta * (b.count / safe)
-        norm2 = jnp.sum(delta * delta)
+        norm2 = dsum(delta * delta, 0)
         weight = a.count * b.count / safe
         cross_ok = (norm2 > 0) & (weight > 0)
         log_cross = jnp.where(
@@ -261,7 +287,7 @@ class Gaussian(AbstractFamily):
             return GaussianStats(count=count, mean=mean, log_scale=log_scale, shape=a.shape)
         u = jnp.where(norm2 > 0, delta / jnp.sqrt(jnp.where(norm2 > 0, norm2, 1.0)), 0.0)
         m = wa * a.shape + wb * b.shape + wc * self.dim * jnp.outer(u, u)
-        tr = jnp.trace(m)
+        tr = dtrace(m)
         ok = tr > 0
         safe_tr = jnp.where(ok, tr, 1.0)
         shape = jnp.where(ok, m * (self.dim / safe_tr), jnp.eye(self.dim, dtype=m.dtype))
@@ -276,7 +302,7 @@ class Gaussian(AbstractFamily):
                 lambda p: (p.mean, p.log_scale), params, (stats.mean, stats.log_scale - log_den)
             )
         chol = jnp.linalg.cholesky(stats.shape)
-        g = jnp.mean(jnp.log(jnp.diag(chol)))
+        g = dsum(jnp.log(jnp.diag(chol)), 0) / self.dim
         return eqx.tree_at(
             lambda p: (p.mean, p.log_scale, p.shape),
             params,
@@ -296,9 +322,9 @@ class Gaussian(AbstractFamily):
         """
         del source  # the frame is carried in params
         l0 = params.frame_chol
-        drift = l0 @ params.mean
+        drift = dmatmul(l0, params.mean)
         mean_abs = params.frame_mean + drift
-        drift2 = jnp.sum(drift * drift)
+        drift2 = dsum(drift * drift, 0)
         out = {}
         if self.dim == 1:
             s0 = l0[0, 0]
@@ -313,22 +339,23 @@ class Gaussian(AbstractFamily):
             for k in (3, 5):
                 out[f"tail_mass_{k}sigma"] = ndtr((m - k) / sigma_rel) + ndtr((-k - m) / sigma_rel)
             return out
-        lk = l0 @ params.shape
-        fro = jnp.sum(lk * lk)
+        lk = dmatmul(l0, params.shape)
+        fro = dsum(dsum(lk * lk, 1), 0)
         log_var = 2 * params.log_scale + jnp.log(fro)
-        cov = jnp.exp(2 * params.log_scale) * (lk @ lk.T)
-        cov0 = l0 @ l0.T
+        cov = jnp.exp(2 * params.log_scale) * dmatmul(lk, lk.T)
+        cov0 = dmatmul(l0, l0.T)
         w, v = jnp.linalg.eigh(cov0)
-        root0 = (v * jnp.sqrt(jnp.clip(w, 0))) @ v.T
-        cross = jnp.linalg.eigvalsh(root0 @ cov @ root0)
-        w2 = drift2 + jnp.trace(cov) + jnp.trace(cov0) - 2 * jnp.sum(jnp.sqrt(jnp.clip(cross, 0)))
+        root0 = dmatmul(v * jnp.sqrt(jnp.clip(w, 0)), v.T)
+        cross = jnp.linalg.eigvalsh(dmatmul(dmatmul(root0, cov), root0))
+        root_sum = dsum(jnp.sqrt(jnp.clip(cross, 0)), 0)
+        w2 = drift2 + dtrace(cov) + dtrace(cov0) - 2 * root_sum
         out["mean"] = mean_abs
         out["variance"] = jnp.exp(log_var)
         out["log_variance"] = log_var
         out["log_det"] = (
             2 * self.dim * params.log_scale
-            + 2 * jnp.sum(jnp.log(jnp.diag(l0)))
-            + 2 * jnp.sum(jnp.log(jnp.abs(jnp.diag(params.shape))))
+            + 2 * dsum(jnp.log(jnp.diag(l0)), 0)
+            + 2 * dsum(jnp.log(jnp.abs(jnp.diag(params.shape))), 0)
         )
         out["mean_drift2"] = drift2
         out["w2_squared"] = jnp.maximum(w2, 0.0)
@@ -337,7 +364,7 @@ class Gaussian(AbstractFamily):
         for k in (3, 5):
             upper = ndtr((drift - k * sd0) / sd)
             lower = ndtr((-k * sd0 - drift) / sd)
-            out[f"tail_mass_{k}sigma"] = jnp.mean(upper + lower)
+            out[f"tail_mass_{k}sigma"] = dsum(upper + lower, 0) / self.dim
         return out
 
     # ------------------------------------------------------------------------------ theory

@@ -1,0 +1,168 @@
+"""Gaussian chain throughput: collapse_lab (sample and exact paths) vs NumPy and a Python loop.
+
+All baselines are measured in the same run on the same machine:
+
+* ``jax_normal_rate``: the machine's JAX normal-generation rate (one jitted ``jax.random.normal``
+  of the same total size, same PRNG implementation) -- the ceiling of any literal sample path;
+* ``numpy_vectorised``: a NumPy implementation that draws a ``[chains, n]`` float32 block per
+  generation and refits every chain at once (the best one can do without JAX);
+* ``python_loop``: one chain at a time, as in the papers' scripts (measured on a few chains and
+  reported per chain-generation).
+
+Usage: ``python benchmarks/gaussian_throughput.py [--quick] [--out results.json]``.
+Prints a table and writes JSON with provenance.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import collapse_lab as cl
+
+
+def _best(fn, repeat=3):
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def jax_normal_rate(key, shape):
+    """Best rate of one jitted normal draw of ``shape`` (same PRNG implementation)."""
+    total = int(np.prod(shape))
+    f = jax.jit(lambda k: jax.random.normal(k, shape, jnp.float32).sum())
+    f(key).block_until_ready()
+    dt = _best(lambda: f(jax.random.fold_in(key, 1)).block_until_ready())
+    return total / dt
+
+
+def collapse_lab_rate(key, chains, generations, n, method):
+    fam = cl.Gaussian(estimator="mle")
+    src = fam.source(0.0, 1.0)
+
+    def go():
+        r = cl.run_chains(key, fam, src, num_chains=chains, num_generations=generations,
+                          num_samples=n, method=method)
+        return r
+
+    t0 = time.perf_counter()
+    go()  # includes compilation
+    first = time.perf_counter() - t0
+    dt = _best(go, repeat=2)
+    return {"seconds": dt, "compile_s": max(first - dt, 0.0),
+            "chain_generations_per_s": chains * generations / dt,
+            "samples_per_s": chains * generations * n / dt}
+
+
+def numpy_vectorised(chains, generations, n, seed=0):
+    rng = np.random.default_rng(seed)
+
+    def go():
+        mu = np.zeros(chains, np.float32)
+        log_s = np.zeros(chains, np.float32)
+        for _ in range(generations):
+            z = rng.standard_normal((chains, n), dtype=np.float32)
+            zbar = z.mean(axis=1)
+            ss = np.square(z - zbar[:, None]).sum(axis=1)
+            mu = mu + np.exp(log_s) * zbar
+            log_s = log_s + 0.5 * np.log(ss / n)
+        return log_s
+
+    dt = _best(go, repeat=2)
+    return {"seconds": dt, "chain_generations_per_s": chains * generations / dt,
+            "samples_per_s": chains * generations * n / dt}
+
+
+def python_loop(chains, generations, n, seed=0):
+    rng = np.random.default_rng(seed)
+
+    def go():
+        for _ in range(chains):
+            mu, sigma = 0.0, 1.0
+            for _ in range(generations):
+                x = rng.normal(mu, sigma, size=n)
+                mu, sigma = float(x.mean()), float(x.std())
+    dt = _best(go, repeat=1)
+    return {"seconds": dt, "chain_generations_per_s": chains * generations / dt,
+            "samples_per_s": chains * generations * n / dt}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--chains", type=int, default=10_000)
+    ap.add_argument("--generations", type=int, default=200)
+    ap.add_argument("--n", type=int, default=100)
+    ap.add_argument("--impl", default="threefry2x32", help="JAX PRNG implementation")
+    ap.add_argument("--quick", action="store_true", help="smaller sizes (smoke run)")
+    ap.add_argument("--out", default="benchmarks/results/gaussian_throughput.json")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.chains, args.generations = 2000, 50
+    key = jax.random.key(0, impl=args.impl)
+    C, T, n = args.chains, args.generations, args.n
+
+    res = {"config": vars(args)}
+    res["jax_normal_rate"] = max(jax_normal_rate(key, (C, n)), jax_normal_rate(key, (C * n,)))
+    res["sample"] = collapse_lab_rate(key, C, T, n, "sample")
+    res["numpy_vectorised"] = numpy_vectorised(C, T, n)
+    loop_chains = max(C // 500, 4)
+    res["python_loop"] = python_loop(loop_chains, T, n)
+    res["exact"] = {}
+    for n_exact in (10, 100, 1000, 100_000):
+        res["exact"][str(n_exact)] = collapse_lab_rate(key, C, T, n_exact, "exact")
+
+    s, npv, loop = res["sample"], res["numpy_vectorised"], res["python_loop"]
+    ex = res["exact"]
+    rates = [v["chain_generations_per_s"] for v in ex.values()]
+    res["ratios"] = {
+        "sample_vs_numpy": s["samples_per_s"] / npv["samples_per_s"],
+        "sample_vs_python_loop": s["samples_per_s"] / loop["samples_per_s"],
+        "sample_fraction_of_jax_normal_rate": s["samples_per_s"] / res["jax_normal_rate"],
+        "exact_max_over_min_rate_n10_to_n1e5": max(rates) / min(rates),
+        "exact_n1000_vs_sample_path_n1000": None,
+    }
+    # The sample path at n=1000 (same chains and generations) for the exact/sample ratio.
+    res["sample_n1000"] = collapse_lab_rate(key, C, T, 1000, "sample")
+    res["ratios"]["exact_n1000_vs_sample_path_n1000"] = (
+        ex["1000"]["chain_generations_per_s"] / res["sample_n1000"]["chain_generations_per_s"]
+    )
+    res["provenance"] = {
+        "jax": jax.__version__, "numpy": np.__version__, "collapse_lab": cl.__version__,
+        "backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()],
+        "machine": platform.platform(), "processor": platform.processor(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+    print(f"Gaussian throughput: {C} chains x {T} generations, float32, PRNG {args.impl}")
+    print(f"{'path':34s} {'chain-gen/s':>14s} {'samples/s':>14s}")
+    print(f"{'JAX normal generation (ceiling)':34s} {'':>14s} {res['jax_normal_rate']:14.3g}")
+    for name, r in [("collapse_lab sample, n=%d" % n, s), ("numpy vectorised, n=%d" % n, npv),
+                    ("python loop, n=%d" % n, loop),
+                    ("collapse_lab sample, n=1000", res["sample_n1000"])]:
+        print(f"{name:34s} {r['chain_generations_per_s']:14.3g} {r['samples_per_s']:14.3g}")
+    for k, r in ex.items():
+        print(f"{'collapse_lab exact, n=' + k:34s} {r['chain_generations_per_s']:14.3g} "
+              f"{'(n-free)':>14s}")
+    print("compile time (s): sample %.2f, exact %.2f" % (s["compile_s"], ex["100"]["compile_s"]))
+    for k, v in res["ratios"].items():
+        print(f"  {k:42s} {v:10.3g}")
+    import os
+
+    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+    with open(args.out, "w") as f:
+        json.dump(res, f, indent=2)
+    print("wrote", args.out)
+    return res
+
+
+if __name__ == "__main__":
+    main()
