@@ -8,9 +8,16 @@ from .chain import continue_run as continue_run
 from .chain import run_chains as run_chains
 from .check import check as check
 from .check import format_table as format_table
+from .experiment import Experiment as Experiment
+from .experiment import load_experiment as load_experiment
+from .experiment import resume as resume
+from .experiment import run_experiment as run_experiment
 from .families import FAMILIES as FAMILIES
 from .families import Gaussian as Gaussian
 from .family import AbstractFamily as AbstractFamily
+from .io import load as load
+from .io import load_sweep as load_sweep
+from .io import save as save
 from .policies import Accumulate as Accumulate
 from .policies import Fresh as Fresh
 from .policies import Replace as Replace

@@ -1,56 +1,697 @@
-"""Command line: ``collapse-lab demo`` (more commands are added by the experiment layer)."""
+"""Command line ``collapse-lab``: demo, run, check, plot, resume, list (argparse subcommands).
+
+A thin layer over :mod:`collapse_lab.experiment` (specs, chunked runs, resume),
+:mod:`collapse_lab.io` (saved runs) and :mod:`collapse_lab.plots` (figures). Errors in the
+arguments or the experiment file print one line naming the key and exit with status 2.
+"""
 
 from __future__ import annotations
 
 import argparse
+import copy
+import datetime as _dt
+import json
+import shutil
 import sys
+import time
+import tomllib
+from pathlib import Path
+
+DEFAULT_DEMO_DIR = "collapse_lab_demo"
+DEFAULT_RUNS_DIR = "collapse_lab_runs"
+
+# The demo suite: small, exact where possible, sized for < 1 minute on 2 CPU cores in total.
+# A family can contribute its own entry with a class attribute DEMO_EXPERIMENT (a plain dict in
+# the experiment-file format, without the sizes it wants the demo to shrink).
+DEMO_SUITE = [
+    {
+        "name": "gaussian-replace",
+        "family": {"name": "gaussian", "estimator": "mle"},
+        "source": {"mean": 0.0, "cov": 1.0},
+        "policy": "replace",
+        "num_chains": 20000,
+        "num_generations": 50,
+        "num_samples": 10,
+        "method": "sample",
+    },
+    {
+        "name": "gaussian-accumulate",
+        "family": {"name": "gaussian", "estimator": "mle"},
+        "source": {"mean": 0.0, "cov": 1.0},
+        "policy": "accumulate",
+        "num_chains": 20000,
+        "num_generations": 50,
+        "num_samples": 10,
+        "method": "exact",
+    },
+    {
+        "name": "gaussian-fresh",
+        "family": {"name": "gaussian", "estimator": "mle"},
+        "source": {"mean": 0.0, "cov": 1.0},
+        "policy": {"name": "fresh", "alpha": 0.2},
+        "num_chains": 20000,
+        "num_generations": 50,
+        "num_samples": 10,
+        "method": "exact",
+    },
+    {
+        "name": "gaussian-sweep-n",
+        "family": {"name": "gaussian", "estimator": "mle"},
+        "source": {"mean": 0.0, "cov": 1.0},
+        "policy": "replace",
+        "num_chains": 5000,
+        "num_generations": 50,
+        "num_samples": 10,
+        "method": "exact",
+        "sweep": {"num_samples": [4, 8, 16, 32, 64, 128]},
+    },
+    {
+        "name": "categorical-replace",
+        "family": {"name": "categorical", "vocab_size": 1000},
+        "source": {"zipf": {"exponent": 1.1}},
+        "policy": "replace",
+        "num_chains": 2000,
+        "num_generations": 100,
+        "num_samples": 1000,
+        "method": "exact",
+    },
+]
+
+
+# ------------------------------------------------------------------------------------ helpers
+def _literal(text: str):
+    """A TOML literal (``0.5``, ``[1, 2]``, ``true``, ``"x"``), or the bare text as a string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _pairs(items, flag: str) -> dict:
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ValueError(f"{flag} takes KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        out[key.strip()] = _literal(value.strip())
+    return out
+
+
+def _sample_sizes(text: str):
+    parts = [p for p in text.split(",") if p.strip()]
+    values = []
+    for p in parts:
+        try:
+            values.append(int(p))
+        except ValueError:
+            raise ValueError(
+                f"--num-samples takes an integer or a comma list, got {text!r}"
+            ) from None
+    return values[0] if len(values) == 1 else values
+
+
+def _set_x64(enabled: bool) -> None:
+    import jax
+
+    if bool(jax.config.read("jax_enable_x64")) != bool(enabled):
+        jax.config.update("jax_enable_x64", bool(enabled))
+
+
+def _run_x64(run_dir: Path) -> bool:
+    from . import io
+
+    manifest = io.read_manifest(run_dir)
+    if manifest["kind"] == "sweep":
+        return bool(json.loads((run_dir / io.EXPERIMENT).read_text()).get("x64", False))
+    return bool(json.loads((run_dir / io.CONFIG).read_text()).get("x64", False))
+
+
+def _print_table(table, title: str) -> None:
+    import collapse_lab as cl
+
+    if len(table) == 0:
+        print(f"{title}\n(no theory prediction applies to this configuration)\n")
+    else:
+        print(cl.format_table(table, title) + "\n")
+
+
+def _run_title(result) -> str:
+    config = result.config
+    n = config.num_samples
+    n_text = str(int(n[0])) if (n == n[0]).all() else f"{int(n.min())}..{int(n.max())}"
+    extras = ", ".join(f"{k}={v}" for k, v in config.family.describe().items() if k != "family")
+    pol = config.policy.name + (
+        f"(alpha={config.policy.alpha:g})" if config.policy.name == "fresh" else ""
+    )
+    return (
+        f"{config.family.name} ({extras}), {pol}, method={config.method}: {config.num_chains} "
+        f"chains x {config.num_generations} generations, n = {n_text}"
+    )
+
+
+def _sweep_lines(points) -> str:
+    from .plots import collapse_rate
+
+    lines = []
+    for p in points:
+        table = p["table"]
+        rate = collapse_rate(p["result"])
+        verdict = "PASS" if table.attrs.get("passed") else "FAIL"
+        label = ", ".join(f"{k}={v}" for k, v in p["assignment"].items())
+        lines.append(
+            f"  {label:<24} {len(table):3d} rows  {verdict}   collapse rate "
+            f"{rate['rate']:.4g} ± {rate['std_error']:.2g} (theory {rate['theory_rate']:.4g}, "
+            f"{rate['observable']})"
+        )
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------ demo
+def _demo_suite(args) -> list[dict]:
+    from .experiment import families
+
+    registry = families()
+    suite, covered = [], set()
+    for entry in DEMO_SUITE:
+        name = entry["family"]["name"]
+        cls = registry.get(name)
+        if cls is None:
+            print(
+                f"[demo] skipping {entry['name']}: the {name} family is not installed", flush=True
+            )
+            continue
+        own = getattr(cls, "DEMO_EXPERIMENT", None)
+        suite.append(copy.deepcopy(own if isinstance(own, dict) and name not in covered else entry))
+        covered.add(name)
+    for name, cls in registry.items():
+        if name in covered:
+            continue
+        own = getattr(cls, "DEMO_EXPERIMENT", None)
+        if isinstance(own, dict):
+            suite.append({"name": f"{name}-demo", **copy.deepcopy(own)})
+        else:
+            print(
+                f"[demo] no demo experiment for the {name} family (it defines no DEMO_EXPERIMENT)",
+                flush=True,
+            )
+    for entry in suite:
+        entry["seed"] = args.seed
+        entry["false_alarm"] = args.false_alarm
+        if args.num_chains is not None:
+            entry["num_chains"] = args.num_chains
+        if args.num_generations is not None:
+            entry["num_generations"] = args.num_generations
+    return suite
 
 
 def _demo(args) -> int:
+    from . import io
+    from .experiment import parse_experiment, run_experiment
+
+    out = Path(args.out)
+    if out.exists() and io.is_run_dir(out) and io.run_kind(out) == "demo":
+        shutil.rmtree(out)  # the demo replaces its own previous output
+    io.prepare_run_dir(out, force=args.force)
+    io.atomic_write_json(
+        out / io.RUN_MANIFEST, {"format": io.FORMAT, "kind": "demo", "status": "running"}
+    )
+    t0 = time.perf_counter()
+    experiments = [parse_experiment(e) for e in _demo_suite(args)]
+    sections, all_passed = [], True
+    for exp in experiments:
+        sub = run_experiment(
+            exp,
+            out / exp.name,
+            progress=args.progress,
+            figures=args.figures,
+            sweep_run_figures=False,
+        )
+        if exp.sweep:
+            from .check import check
+
+            points = [
+                {"assignment": a, "result": r, "table": check(r, false_alarm=exp.false_alarm)}
+                for a, r in sub
+            ]
+            passed = all(p["table"].attrs["passed"] for p in points)
+            print(
+                f"{exp.name}: sweep over {', '.join(exp.sweep)} "
+                f"({len(points)} runs, verdict tables in {out / exp.name}/runs/*/report.md)"
+            )
+            print(_sweep_lines(points) + "\n", flush=True)
+            figure = "collapse_rate.png"
+        else:
+            from .check import check
+
+            table = check(sub, false_alarm=exp.false_alarm)
+            passed = bool(table.attrs["passed"])
+            _print_table(table, f"{exp.name}: {_run_title(sub)}")
+            figure = "trajectories.png"
+        all_passed &= passed
+        sections.append((exp, passed, figure))
+    wall = time.perf_counter() - t0
+    lines = [
+        "# collapse_lab demo",
+        "",
+        f"{len(sections)} experiments in {wall:.1f} s. Each directory below is a saved run "
+        "(`collapse_lab.load(dir)`, `collapse-lab check dir`).",
+        "",
+    ]
+    for exp, passed, figure in sections:
+        fig_path = Path(exp.name) / io.FIGURES / figure
+        lines += [
+            f"## {exp.name}: {'ALL PASS' if passed else 'SOME ROWS FAIL'}",
+            "",
+            f"[full report]({exp.name}/{io.REPORT})",
+            "",
+        ]
+        if (out / fig_path).exists():
+            lines += [f"![{exp.name}]({fig_path.as_posix()})", ""]
+    io.atomic_write_text(out / io.REPORT, "\n".join(lines))
+    io.atomic_write_json(
+        out / io.RUN_MANIFEST,
+        {
+            "format": io.FORMAT,
+            "kind": "demo",
+            "status": "complete",
+            "passed": all_passed,
+            "wall_s": round(wall, 2),
+        },
+    )
+    verdict = "ALL PASS" if all_passed else "SOME ROWS FAIL"
+    print(
+        f"demo: {len(sections)} experiments, {verdict}, {wall:.1f} s; figures and report in "
+        f"{out}/ (open {out / io.REPORT})"
+    )
+    return 0 if all_passed else 1
+
+
+# ------------------------------------------------------------------------------------ run
+def _experiment_from_args(args):
+    from .experiment import load_experiment, parse_experiment
+
+    if args.config:
+        data = load_experiment(args.config).to_dict()
+    else:
+        data = {
+            "family": {"name": "gaussian"},
+            "num_chains": 1000,
+            "num_generations": 100,
+            "num_samples": 10,
+        }
+    fam = data["family"] if isinstance(data["family"], dict) else {"name": data["family"]}
+    if args.family:
+        fam = {"name": args.family}
+        data["source"] = {}
+    fam.update(_pairs(args.family_arg, "--family-arg"))
+    data["family"] = fam
+    if args.source:
+        data["source"] = {**data.get("source", {}), **_pairs(args.source, "--source")}
+    if args.policy or args.alpha is not None:
+        pol = data.get("policy", "replace")
+        pol = {"name": pol} if isinstance(pol, str) else dict(pol)
+        if args.policy:
+            pol = {"name": args.policy}
+        if args.alpha is not None:
+            pol["alpha"] = args.alpha
+        data["policy"] = pol
+    sampling = dict(data.get("sampling", {}))
+    for key in ("temperature", "top_k", "top_p", "min_p", "epsilon"):
+        value = getattr(args, key)
+        if value is not None:
+            sampling[key] = value
+    if sampling:
+        data["sampling"] = sampling
+    for key in (
+        "num_chains",
+        "num_generations",
+        "method",
+        "seed",
+        "chunk_size",
+        "false_alarm",
+        "key_impl",
+        "name",
+    ):
+        value = getattr(args, key)
+        if value is not None:
+            data[key] = value
+    if args.num_samples is not None:
+        data["num_samples"] = _sample_sizes(args.num_samples)
+    if args.x64:
+        data["x64"] = True
+    if args.sweep:
+        sweep = dict(data.get("sweep", {}))
+        for item in args.sweep:
+            if "=" not in item:
+                raise ValueError(f"--sweep takes KEY=V1,V2,..., got {item!r}")
+            key, values = item.split("=", 1)
+            sweep[key.strip()] = [_literal(v.strip()) for v in values.split(",") if v.strip()]
+        data["sweep"] = sweep
+    return parse_experiment(data)
+
+
+def _run(args) -> int:
+    from .experiment import run_experiment
+
+    experiment = _experiment_from_args(args)
+    _set_x64(experiment.x64)
+    if args.out:
+        out = Path(args.out)
+    else:
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        out = Path(DEFAULT_RUNS_DIR) / f"{experiment.name}-{stamp}"
+    print(f"running {experiment.name} into {out}", file=sys.stderr, flush=True)
+    result = run_experiment(
+        experiment, out, force=args.force, progress=args.progress, figures=args.figures
+    )
+    _report_finished(out, experiment, result)
+    return 0
+
+
+def _report_finished(out: Path, experiment, result) -> None:
+    from .check import check
+
+    if experiment.sweep:
+        points = [
+            {"assignment": a, "result": r, "table": check(r, false_alarm=experiment.false_alarm)}
+            for a, r in result
+        ]
+        print(f"{experiment.name}: sweep over {', '.join(experiment.sweep)}")
+        print(_sweep_lines(points))
+    else:
+        _print_table(check(result, false_alarm=experiment.false_alarm), _run_title(result))
+    print(f"saved to {out}/ (report: {out / 'report.md'})")
+
+
+# ------------------------------------------------------------------------------------ others
+def _check(args) -> int:
+    from . import io
+    from .check import check
+
+    run_dir = Path(args.run_dir)
+    _set_x64(_run_x64(run_dir))
+    overrides = _pairs(args.override, "--override") or None
+    if io.run_kind(run_dir) == "sweep":
+        pairs = io.load_sweep(run_dir)
+        experiment = io.read_experiment(run_dir)
+    else:
+        pairs = [({}, io.load(run_dir))]
+        experiment = io.read_experiment(run_dir)
+    false_alarm = args.false_alarm or (experiment.false_alarm if experiment else 1e-3)
+    passed = True
+    for assignment, result in pairs:
+        table = check(result, false_alarm=false_alarm, overrides=overrides)
+        where = f" [{', '.join(f'{k}={v}' for k, v in assignment.items())}]" if assignment else ""
+        title = (
+            _run_title(result) + where + (f"\ntheory overrides: {overrides}" if overrides else "")
+        )
+        _print_table(table, title)
+        passed &= bool(table.attrs["passed"])
+    return 0 if passed else 1
+
+
+def _plot(args) -> int:
+    from . import io
+    from .check import check
+
+    run_dir = Path(args.run_dir)
+    _set_x64(_run_x64(run_dir))
+    kind = io.run_kind(run_dir)
+    experiment = io.read_experiment(run_dir)
+    false_alarm = experiment.false_alarm if experiment else 1e-3
+    if kind == "sweep":
+        manifest = io.read_manifest(run_dir)
+        for r in manifest["runs"]:
+            sub = run_dir / r["dir"]
+            result = io.load(sub)
+            table = check(result, false_alarm=false_alarm)
+            io.write_report(sub, result, table, io.write_figures(sub, result, table))
+        io.finalize_sweep(run_dir, figures=True)
+    elif kind == "run":
+        result = io.load(run_dir)
+        table = check(result, false_alarm=false_alarm)
+        io.write_report(run_dir, result, table, io.write_figures(run_dir, result, table))
+    else:
+        raise ValueError(f"{run_dir} is a {kind} directory; plot takes a run or a sweep")
+    figures = sorted(run_dir.glob(f"**/{io.FIGURES}/*.png"))
+    for path in figures:
+        print(path)
+    print(f"report: {run_dir / io.REPORT}")
+    return 0
+
+
+def _resume(args) -> int:
+    from . import io
+    from .experiment import resume
+
+    run_dir = Path(args.run_dir)
+    _set_x64(_run_x64(run_dir))
+    experiment = io.read_experiment(run_dir)
+    if experiment is None:
+        raise ValueError(f"{run_dir} was saved from Python (no experiment): nothing to resume")
+    before = io.run_status(run_dir)
+    result = resume(run_dir, progress=args.progress, figures=args.figures)
+    if before == "complete":
+        print(f"{run_dir} was already complete; nothing to resume")
+    _report_finished(run_dir, experiment, result)
+    return 0
+
+
+def _list(args) -> int:
     import jax
 
     import collapse_lab as cl
 
-    family = cl.Gaussian(dim=1, estimator="mle")
-    result = cl.run_chains(
-        jax.random.key(args.seed),
-        family,
-        family.source(0.0, 1.0),
-        policy=cl.Replace(),
-        num_chains=args.num_chains,
-        num_generations=args.num_generations,
-        num_samples=args.num_samples,
-        method="sample",
+    from .chain import METHODS
+    from .experiment import (
+        SOURCE_GENERATORS,
+        _signature_args,
+        build_config,
+        families,
+        parse_experiment,
     )
-    table = cl.check(result, false_alarm=args.false_alarm)
-    print(
-        cl.format_table(
-            table,
-            f"Gaussian (MLE, replace): {args.num_chains} chains x {args.num_generations} "
-            f"generations, n = {args.num_samples}",
+    from .policies import POLICIES
+    from .sampling import SamplingBias
+
+    demo_specs = {}
+    for entry in DEMO_SUITE:
+        demo_specs.setdefault(entry["family"]["name"], entry)
+    print("Families (collapse_lab.FAMILIES):")
+    for name, cls in families().items():
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        args_, _ = _signature_args(cls.__init__)
+        src, _ = _signature_args(cls.source) if hasattr(cls, "source") else ([], False)
+        print(f"  {name}: {cls.__name__}({', '.join(args_)}) - {doc}")
+        print(
+            f"      source: {cls.__name__}.source({', '.join(src)}); exact method: "
+            f"{'yes' if getattr(cls, 'has_exact', False) else 'no'}"
         )
+        spec = getattr(cls, "DEMO_EXPERIMENT", None) or demo_specs.get(name)
+        if spec is None:
+            print("      (no example experiment: observables and predictions need a source)")
+            continue
+        base = {k: v for k, v in copy.deepcopy(spec).items() if k not in ("sweep", "name")}
+        base.update(num_chains=2, num_generations=10)
+        try:
+            exp = parse_experiment({**base, "policy": "replace"})
+            config = build_config(exp)
+            obs = jax.eval_shape(config.family.observe, config.source, config.source)
+            print(f"      observables: {', '.join(obs)}")
+            for pol in ("replace", "accumulate", {"name": "fresh", "alpha": 0.2}):
+                config = build_config(parse_experiment({**base, "policy": pol}))
+                preds = config.family.predictions(config)
+                seen = dict.fromkeys(f"{p.label} [{p.formula}]" for p in preds)
+                pname = pol if isinstance(pol, str) else "fresh(alpha)"
+                print(f"      predictions ({pname}): {', '.join(seen) or 'none'}")
+        except ValueError as err:
+            print(f"      (example experiment failed: {err})")
+    print("\nPolicies:")
+    for name, cls in POLICIES.items():
+        import dataclasses
+
+        fields = [f.name for f in dataclasses.fields(cls)]
+        doc = (cls.__doc__ or "").strip().splitlines()[0]
+        print(f"  {name}{'(' + ', '.join(fields) + ')' if fields else ''}: {doc}")
+    bias = [f"{f.name}" for f in __import__("dataclasses").fields(SamplingBias)]
+    print(f"\nSampling bias ([sampling] table / flags): {', '.join(bias)}")
+    print(f"Methods: {', '.join(METHODS)}")
+    print(f"Source generators ([source] zipf = {{exponent = 1.1}}): {', '.join(SOURCE_GENERATORS)}")
+    print(f"collapse_lab {cl.__version__}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------ parser
+def _add_output_flags(p, *, progress=True):
+    if progress:
+        p.add_argument(
+            "--progress",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="show a progress bar (default: only on a terminal)",
+        )
+    p.add_argument(
+        "--no-figures",
+        dest="figures",
+        action="store_false",
+        help="skip the figures (faster; no matplotlib needed)",
     )
-    return 0 if table.attrs["passed"] else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="collapse-lab", description="Model-collapse laboratory: resampling chains vs theory."
+        prog="collapse-lab",
+        description="Model-collapse laboratory: self-consuming resampling chains checked "
+        "against exact theory.",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="run the default collapse suite and print verdict tables")
-    demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--num-chains", type=int, default=20000)
-    demo.add_argument("--num-generations", type=int, default=50)
-    demo.add_argument("--num-samples", type=int, default=10)
-    demo.add_argument("--false-alarm", type=float, default=1e-3)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser(
+        "demo",
+        help="run the default suite; print verdict tables; write figures and report.md",
+        description="Run the default collapse suite (Gaussian replace / accumulate / fresh, a "
+        "sweep over n, and every other installed family with a demo experiment), print the "
+        "verdict tables, and write saved runs, figures and report.md into --out.",
+    )
+    demo.add_argument(
+        "--out",
+        default=DEFAULT_DEMO_DIR,
+        help=f"output directory (default ./{DEFAULT_DEMO_DIR}; a previous demo "
+        "output there is replaced)",
+    )
+    demo.add_argument("--seed", type=int, default=0, help="integer seed (default 0)")
+    demo.add_argument(
+        "--num-chains", type=int, default=None, help="override every experiment's number of chains"
+    )
+    demo.add_argument(
+        "--num-generations",
+        type=int,
+        default=None,
+        help="override every experiment's number of generations",
+    )
+    demo.add_argument(
+        "--false-alarm",
+        type=float,
+        default=1e-3,
+        help="family-wise false-alarm rate of each verdict table (default 1e-3)",
+    )
+    demo.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing collapse_lab run directory at --out",
+    )
+    _add_output_flags(demo)
     demo.set_defaults(func=_demo)
+
+    run = sub.add_parser(
+        "run",
+        help="run an experiment from flags or a TOML file, save it, print the verdict",
+        description="Run chains from an experiment file (--config) and/or flags (flags override "
+        "the file), checkpointing every chunk, then save arrays, tables, figures and report.md.",
+    )
+    run.add_argument("--config", metavar="FILE", help="experiment file (.toml or .json)")
+    run.add_argument("--name", help="run name (default FAMILY-POLICY)")
+    run.add_argument("--family", help="family name (see `collapse-lab list`; default gaussian)")
+    run.add_argument(
+        "--family-arg",
+        action="append",
+        metavar="KEY=VALUE",
+        help="family argument, e.g. dim=2 or estimator=unbiased (repeatable)",
+    )
+    run.add_argument(
+        "--source",
+        action="append",
+        metavar="KEY=VALUE",
+        help="source argument, e.g. mean=0 cov=1, probs=[0.5,0.5], "
+        "or 'zipf={exponent=1.1}' (repeatable)",
+    )
+    run.add_argument(
+        "--policy", choices=["replace", "accumulate", "fresh"], help="data policy (default replace)"
+    )
+    run.add_argument("--alpha", type=float, help="fresh-data fraction of policy fresh, in [0, 1]")
+    run.add_argument("--temperature", type=float, help="sampling temperature (> 0)")
+    run.add_argument("--top-k", type=int, help="top-k sampling bias (>= 1)")
+    run.add_argument("--top-p", type=float, help="nucleus sampling bias in (0, 1]")
+    run.add_argument("--min-p", type=float, help="min-p sampling bias in (0, 1]")
+    run.add_argument("--epsilon", type=float, help="truncation sampling bias in (0, 1)")
+    run.add_argument("--num-chains", type=int, help="independent chains (default 1000)")
+    run.add_argument("--num-generations", type=int, help="generations T (default 100)")
+    run.add_argument("--num-samples", help="training-set size n, or a comma list n_0,n_1,...")
+    run.add_argument("--method", choices=["sample", "exact"], help="default sample")
+    run.add_argument("--seed", type=int, help="integer seed in [0, 2**32) (default 0)")
+    run.add_argument("--chunk-size", type=int, help="generations per jitted chunk / checkpoint")
+    run.add_argument("--false-alarm", type=float, help="family-wise false-alarm rate")
+    run.add_argument("--key-impl", help="PRNG implementation (default threefry2x32)")
+    run.add_argument("--x64", action="store_true", help="simulate in float64 (jax_enable_x64)")
+    run.add_argument(
+        "--sweep",
+        action="append",
+        metavar="KEY=V1,V2",
+        help="sweep an axis, e.g. num_samples=10,100 or alpha=0.1,0.5 (repeatable)",
+    )
+    run.add_argument("--out", help=f"run directory (default ./{DEFAULT_RUNS_DIR}/NAME-TIME)")
+    run.add_argument(
+        "--force", action="store_true", help="replace an existing collapse_lab run directory"
+    )
+    _add_output_flags(run)
+    run.set_defaults(func=_run)
+
+    chk = sub.add_parser(
+        "check",
+        help="recompute and print the verdict table of a saved run",
+        description="Load a saved run (or sweep) and print its verdict table; "
+        "exit status 1 if a row fails.",
+    )
+    chk.add_argument("run_dir", metavar="RUN_DIR")
+    chk.add_argument(
+        "--false-alarm",
+        type=float,
+        default=None,
+        help="family-wise false-alarm rate (default: the run's)",
+    )
+    chk.add_argument(
+        "--override",
+        action="append",
+        metavar="KEY=VALUE",
+        help="theory override for a negative control, e.g. estimator=unbiased",
+    )
+    chk.set_defaults(func=_check)
+
+    plot = sub.add_parser(
+        "plot",
+        help="redraw the figures and report.md of a saved run",
+        description="Redraw figures/ and report.md of a saved run or sweep.",
+    )
+    plot.add_argument("run_dir", metavar="RUN_DIR")
+    plot.set_defaults(func=_plot)
+
+    res = sub.add_parser(
+        "resume",
+        help="continue a killed run from its last checkpoint",
+        description="Continue a killed run or sweep from its last verified "
+        "checkpoint; the result is bit-identical to an uninterrupted run.",
+    )
+    res.add_argument("run_dir", metavar="RUN_DIR")
+    _add_output_flags(res)
+    res.set_defaults(func=_resume)
+
+    lst = sub.add_parser(
+        "list",
+        help="families, policies, observables and predictions",
+        description="List the families, policies, sampling biases, observables "
+        "and the theory predictions available for each family and policy.",
+    )
+    lst.set_defaults(func=_list)
     return parser
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.func(args)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as err:
+        print(f"collapse-lab {args.command}: error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

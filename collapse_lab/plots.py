@@ -1,0 +1,567 @@
+"""Figures of runs against theory (seaborn on matplotlib's Agg canvas; no display needed).
+
+* :func:`trajectories_figure` -- per-generation chain quantile bands (5-95 %, 25-75 %), median
+  and mean of the key observables, with the theory curve of every mean / median prediction;
+* :func:`survival_figure` -- fraction of chains not yet collapsed (probability predictions) and
+  tail-loss observables against prediction;
+* :func:`zscore_figure` -- the verdict table's z-scores against the Bonferroni threshold;
+* :func:`sweep_figure` -- the collapse rate against the swept axis (n, alpha, ...).
+
+Every function returns a :class:`matplotlib.figure.Figure` (saving is the caller's job;
+:func:`write_figures` saves a run's set). matplotlib and seaborn are imported only when a figure is
+drawn: the data helpers (:func:`theory_frame`, :func:`collapse_rate`) need neither.
+"""
+
+from __future__ import annotations
+
+import functools
+import io as _io
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+PREFERRED = (
+    "log_variance",
+    "variance",
+    "mean_drift2",
+    "w2_squared",
+    "log_det",
+    "entropy",
+    "heterozygosity",
+    "support_size",
+    "kl_to_source",
+    "lost_mass",
+)
+COLLAPSE_OBSERVABLES = (
+    "log_variance",
+    "log_det",
+    "heterozygosity",
+    "entropy",
+    "variance",
+    "support_size",
+)
+TAIL_WORDS = ("tail", "lost", "support", "surviv")
+LABELS = {
+    "log_variance": r"log variance  $\log\sigma^2_t$",
+    "variance": r"variance $\sigma^2_t$ (source units$^2$)",
+    "mean": r"mean $\mu_t$ (source units)",
+    "mean_drift2": r"squared mean drift $\|\mu_t-\mu_0\|^2$",
+    "w2_squared": r"$W_2^2$(model, source)",
+    "log_det": r"$\log\det\Sigma_t$",
+    "tail_mass_3sigma": r"model mass beyond source $\pm3\sigma$",
+    "tail_mass_5sigma": r"model mass beyond source $\pm5\sigma$",
+    "entropy": "entropy (nats)",
+    "heterozygosity": r"heterozygosity $1-\sum_i p_i^2$",
+    "support_size": "support size (categories)",
+    "lost_mass": "lost source mass",
+    "kl_to_source": "KL(model || source) (nats)",
+    "max_prob": "largest probability",
+    "tail_mass_1pct": "mass on rarest 1% of source",
+    "tail_mass_10pct": "mass on rarest 10% of source",
+}
+FIGURE_DPI = 150
+WIDTH_IN = 7.0  # a full text width of a two-column paper
+
+
+def label(observable: str) -> str:
+    return LABELS.get(observable, observable.replace("_", " "))
+
+
+# ------------------------------------------------------------------------------ data helpers
+def _scalar_observables(result) -> list[str]:
+    return [k for k, v in result.observables.items() if np.ndim(v) == 2]
+
+
+def theory_frame(result, max_points: int = 60) -> pd.DataFrame:
+    """Every prediction that applies, on a dense grid of generations where the family allows.
+
+    Families that accept the ``generations`` theory override (the Gaussian does) give up to
+    ``max_points`` generations; others give their default check generations.
+    """
+    config = result.config
+    num_generations = config.num_generations
+    gens = np.unique(np.rint(np.linspace(1, num_generations, min(num_generations, max_points))))
+    try:
+        preds = config.family.predictions(config, {"generations": [int(g) for g in gens]})
+    except (ValueError, TypeError, KeyError):
+        preds = config.family.predictions(config)
+    rows = [
+        {
+            "observable": p.observable,
+            "generation": p.generation,
+            "kind": p.kind,
+            "predicted": p.predicted,
+            "label": p.label,
+            "formula": p.formula,
+            "exact": p.exact,
+            "threshold": p.threshold,
+            "level": p.level,
+            "transform": p.transform,
+            "indexed": p.index is not None,
+        }
+        for p in preds
+    ]
+    cols = [
+        "observable",
+        "generation",
+        "kind",
+        "predicted",
+        "label",
+        "formula",
+        "exact",
+        "threshold",
+        "level",
+        "transform",
+        "indexed",
+    ]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _plain_rows(theory: pd.DataFrame, kind: str) -> pd.DataFrame:
+    if len(theory) == 0:
+        return theory
+    keep = (theory["kind"] == kind) & theory["transform"].isna() & ~theory["indexed"].astype(bool)
+    return theory[keep]
+
+
+def collapse_rate(result, table=None) -> dict:
+    """Per-generation collapse rate of the run's key observable, empirical and predicted.
+
+    For a log observable (``log_variance``, ``log_det``) the rate is
+    $-(\\bar x_T - \\bar x_0)/T$; for a positive one (heterozygosity, variance, ...)
+    $-\\log(\\bar x_T / \\bar x_0)/T$, with $\\bar x_t$ the across-chain mean. The theory rate
+    applies the same map to the predicted mean at generation T (NaN without such a prediction).
+
+    Returns:
+        ``{"observable", "rate", "std_error", "theory_rate", "generation"}``.
+    """
+    del table  # the predictions are taken from the family (they carry their transform)
+    config = result.config
+    last = int(config.num_generations)
+    available = _scalar_observables(result)
+    preds = [
+        p
+        for p in config.family.predictions(config)
+        if p.kind == "mean" and p.transform is None and p.index is None and p.generation == last
+    ]
+    predicted = {p.observable: p.predicted for p in preds}
+    candidates = [o for o in COLLAPSE_OBSERVABLES if o in available]
+    with_theory = [o for o in candidates if o in predicted]
+    if with_theory:
+        name = with_theory[0]
+    elif candidates:
+        name = candidates[0]
+    elif available:
+        name = available[0]
+    else:
+        return {
+            "observable": None,
+            "rate": math.nan,
+            "std_error": math.nan,
+            "theory_rate": math.nan,
+            "generation": last,
+        }
+    arr = np.asarray(result.observables[name], np.float64)
+    x0, xt = arr[:, 0].mean(), arr[:, last]
+    mean_t = xt.mean()
+    se_t = xt.std(ddof=1) / math.sqrt(xt.size) if xt.size > 1 else math.nan
+    theory = predicted.get(name, math.nan)
+    if name.startswith("log_"):
+        rate, se = -(mean_t - x0) / last, se_t / last
+        theory_rate = -(theory - x0) / last
+    else:
+        ok = x0 > 0 and mean_t > 0
+        rate = -math.log(mean_t / x0) / last if ok else math.nan
+        se = se_t / (mean_t * last) if ok else math.nan
+        theory_rate = -math.log(theory / x0) / last if (x0 > 0 and theory > 0) else math.nan
+    return {
+        "observable": name,
+        "rate": float(rate),
+        "std_error": float(se),
+        "theory_rate": float(theory_rate),
+        "generation": last,
+    }
+
+
+def _title(result) -> str:
+    config = result.config
+    desc = config.family.describe()
+    extras = ", ".join(f"{k}={v}" for k, v in desc.items() if k != "family")
+    n = np.asarray(config.num_samples)
+    n_text = f"n={int(n[0])}" if np.all(n == n[0]) else f"n={int(n.min())}..{int(n.max())}"
+    pol = config.policy.name + (
+        f"(alpha={config.policy.alpha:g})" if config.policy.name == "fresh" else ""
+    )
+    return (
+        f"{config.family.name} ({extras}), {pol}, {config.method}, {n_text}: "
+        f"{config.num_chains} chains"
+    )
+
+
+# ------------------------------------------------------------------------------ styling
+def _styled(func):
+    """Draw ``func``'s figure inside seaborn's paper context (readable at print size)."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        import seaborn as sns
+
+        with sns.axes_style("ticks"), sns.plotting_context("paper", font_scale=1.15):
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+def _figure(width, height, nrows=1, ncols=1, **kw):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
+    return fig, axes
+
+
+def _spans_decades(values, factor: float = 100.0) -> bool:
+    v = np.asarray(values, np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0 or np.any(v < 0):
+        return False
+    pos = v[v > 0]
+    return pos.size > 0 and pos.max() / pos.min() > factor
+
+
+# ------------------------------------------------------------------------------ figures
+@_styled
+def trajectories_figure(result, theory: pd.DataFrame | None = None, observables=None):
+    """Quantile bands across chains, median and mean per generation, and the theory curves."""
+    import seaborn as sns
+
+    theory = theory_frame(result) if theory is None else theory
+    available = _scalar_observables(result)
+    if observables is None:
+        predicted = set(theory["observable"]) if len(theory) else set()
+        ordered = [o for o in PREFERRED if o in available]
+        ordered += [o for o in available if o in predicted and o not in ordered]
+        ordered += [o for o in available if o not in ordered]
+        observables = ordered[:4]
+    if not observables:
+        raise ValueError("the result has no scalar observable to plot")
+    ncols = 1 if len(observables) == 1 else 2
+    nrows = math.ceil(len(observables) / ncols)
+    fig, axes = _figure(WIDTH_IN if ncols == 2 else 4.5, 2.5 * nrows + 0.9, nrows, ncols)
+    colour = sns.color_palette("deep")[0]
+    means = _plain_rows(theory, "mean")
+    medians = _plain_rows(theory, "quantile")
+    gens = np.arange(result.observables[observables[0]].shape[1])
+    shared = None
+    for ax, name in zip(axes.flat, observables):
+        arr = np.asarray(result.observables[name], np.float64)
+        q05, q25, q50, q75, q95 = np.nanquantile(arr, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
+        handles = [
+            ax.fill_between(
+                gens, q05, q95, color=colour, alpha=0.18, lw=0, label="5-95% of chains"
+            ),
+            ax.fill_between(
+                gens, q25, q75, color=colour, alpha=0.35, lw=0, label="25-75% of chains"
+            ),
+            ax.plot(gens, q50, color=colour, lw=1.4, label="median of chains")[0],
+            ax.plot(
+                gens, np.nanmean(arr, axis=0), color=colour, lw=1.2, ls="--", label="mean of chains"
+            )[0],
+        ]
+        shared = shared or handles
+        theory_handles = []
+        th = means[means["observable"] == name].sort_values("generation")
+        if len(th):
+            lab = th["label"].iloc[0]
+            tag = "exact" if th["exact"].all() else "approx."
+            theory_handles += ax.plot(
+                th["generation"],
+                th["predicted"],
+                color="black",
+                lw=1.1,
+                marker="o" if len(th) <= 12 else None,
+                ms=3,
+                label=f"theory {lab} ({th['formula'].iloc[0]}, {tag})",
+            )
+        tq = medians[(medians["observable"] == name) & (medians["level"] == 0.5)]
+        if len(tq):
+            tq = tq.sort_values("generation")
+            theory_handles += ax.plot(
+                tq["generation"],
+                tq["predicted"],
+                color="black",
+                lw=0,
+                marker="x",
+                ms=4,
+                label=f"theory median ({tq['formula'].iloc[0]})",
+            )
+        if _spans_decades(np.concatenate([q05, q95])):
+            ax.set_yscale("log", nonpositive="mask")
+        ax.set_xlabel("generation t")
+        ax.set_ylabel(label(name))
+        ax.set_xlim(0, gens[-1])
+        if theory_handles:
+            ax.legend(handles=theory_handles, fontsize="x-small", frameon=False, loc="best")
+        sns.despine(ax=ax)
+    for ax in list(axes.flat)[len(observables) :]:
+        ax.set_visible(False)
+    fig.legend(handles=shared, loc="outside lower center", ncols=4, frameon=False, fontsize="small")
+    fig.suptitle(_title(result), fontsize="medium")
+    return fig
+
+
+@_styled
+def survival_figure(result, theory: pd.DataFrame | None = None):
+    """Survival curves of probability predictions and tail-loss observables; None if neither."""
+    import seaborn as sns
+
+    theory = theory_frame(result) if theory is None else theory
+    probs = _plain_rows(theory, "probability")
+    available = _scalar_observables(result)
+    tails = [o for o in available if any(w in o for w in TAIL_WORDS)]
+    panels = (1 if len(probs) else 0) + (1 if tails else 0)
+    if panels == 0:
+        return None
+    fig, axes = _figure(WIDTH_IN if panels == 2 else 4.5, 3.4, 1, panels)
+    axes = list(axes.flat)
+    palette = sns.color_palette("deep")
+    num_chains = result.config.num_chains
+    gens = np.arange(next(iter(result.observables.values())).shape[1])
+    if len(probs):
+        ax = axes.pop(0)
+        groups = list(probs.groupby(["observable", "threshold", "label"], sort=False))
+        for i, ((name, thr, lab), rows) in enumerate(groups):
+            arr = np.asarray(result.observables[name], np.float64)
+            surv = np.mean(arr >= thr, axis=0)
+            col = palette[i % len(palette)]
+            text = lab.replace("P(", "").rstrip(")").replace(" < ", " >= ")
+            rows = rows.sort_values("generation")
+            g = rows["generation"].to_numpy()
+            p = 1.0 - rows["predicted"].to_numpy()
+            se = np.sqrt(np.clip(p * (1 - p), 0, None) / num_chains)
+            ax.fill_between(
+                g,
+                np.clip(p - 1.96 * se, 0, 1),
+                np.clip(p + 1.96 * se, 0, 1),
+                color="0.8",
+                lw=0,
+                label="theory ± 1.96 s.e." if i == 0 else None,
+            )
+            ax.plot(
+                g,
+                p,
+                color="black",
+                lw=1.0,
+                label=f"theory ({rows['formula'].iloc[0]})" if i == 0 else None,
+            )
+            ax.plot(gens, surv, color=col, lw=1.4, label=f"simulated: {text}")
+        ax.set_yscale("log", nonpositive="mask")
+        ax.set_ylim(max(0.5 / num_chains, 1e-6), 1.3)
+        ax.set_xlabel("generation t")
+        ax.set_ylabel("fraction of chains")
+        ax.set_title("Survival: chains not yet collapsed", fontsize="medium")
+        ax.legend(fontsize="x-small", frameon=False, loc="lower left")
+        sns.despine(ax=ax)
+    if tails:
+        ax = axes.pop(0)
+        means = _plain_rows(theory, "mean")
+        plotted = []
+        for i, name in enumerate(tails[:4]):
+            arr = np.asarray(result.observables[name], np.float64)
+            col = palette[(i + 3) % len(palette)]
+            mean, median = np.nanmean(arr, axis=0), np.nanmedian(arr, axis=0)
+            ax.plot(gens, mean, color=col, lw=1.4, label=f"{label(name)}: mean")
+            ax.plot(gens, median, color=col, lw=1.0, ls="--", label="median")
+            plotted += [mean, median]
+            th = means[means["observable"] == name].sort_values("generation")
+            if len(th):
+                ax.plot(
+                    th["generation"],
+                    th["predicted"],
+                    color="black",
+                    lw=1.0,
+                    ls=":",
+                    marker="o",
+                    ms=3,
+                    label=f"theory ({th['formula'].iloc[0]})",
+                )
+        values = np.concatenate(plotted)
+        if _spans_decades(values):
+            ax.set_yscale("log", nonpositive="mask")
+            top = np.nanmax(values)
+            ax.set_ylim(max(np.nanmin(values[values > 0]), top * 1e-12), top * 3)
+        ax.set_xlabel("generation t")
+        ax.set_ylabel("mass (across chains)")
+        ax.set_title("Tail loss", fontsize="medium")
+        ax.legend(fontsize="x-small", frameon=False, loc="lower right")
+        sns.despine(ax=ax)
+    fig.suptitle(_title(result), fontsize="medium")
+    return fig
+
+
+@_styled
+def zscore_figure(table: pd.DataFrame, title: str | None = None):
+    """Each verdict row's z against the Bonferroni threshold, grouped by quantity."""
+    import seaborn as sns
+    from matplotlib.colors import LogNorm
+
+    if len(table) == 0:
+        raise ValueError("the check table is empty: no prediction applies")
+    df = table.copy()
+    thr = float(df["z_threshold"].iloc[0])
+    finite = df["z"].replace([np.inf, -np.inf], np.nan).abs()
+    lim = max(thr * 1.3, float(np.nanmax(finite)) * 1.1 if finite.notna().any() else 0, 1.0)
+    df["z_shown"] = df["z"].clip(-lim, lim)
+    df["verdict"] = np.where(df["pass"].astype(bool), "pass", "FAIL")
+    quantities = list(dict.fromkeys(df["quantity"]))
+    fig, axes = _figure(WIDTH_IN * 0.8, 1.2 + 0.32 * len(quantities))
+    ax = axes[0, 0]
+    gens = df["generation"].astype(float)
+    norm = LogNorm(vmin=max(gens.min(), 1), vmax=max(gens.max(), 2))
+    sns.scatterplot(
+        data=df,
+        x="z_shown",
+        y="quantity",
+        hue="generation",
+        hue_norm=norm,
+        palette="viridis",
+        style="verdict",
+        markers={"pass": "o", "FAIL": "X"},
+        style_order=["pass", "FAIL"],
+        s=40,
+        ax=ax,
+        legend="full",
+    )
+    for x in (-thr, thr):
+        ax.axvline(x, color="firebrick", ls="--", lw=1)
+    ax.axvline(0, color="grey", lw=0.6)
+    ax.set_xlim(-lim, lim)
+    ax.set_xlabel(f"z = (empirical - predicted) / s.e.   (dashed: Bonferroni ±{thr:.2f})")
+    ax.set_ylabel("")
+    a = table.attrs
+    passed = int(df["pass"].astype(bool).sum())
+    head = title + "\n" if title else ""
+    ax.set_title(
+        f"{head}{passed}/{len(df)} rows pass; {a.get('num_chains', '?')} chains, family-wise "
+        f"false-alarm {a.get('false_alarm', '?')}",
+        fontsize="medium",
+    )
+    ax.legend(fontsize="x-small", frameon=False, bbox_to_anchor=(1.01, 1), loc="upper left")
+    sns.despine(ax=ax)
+    return fig
+
+
+def _axis_values(points, axis):
+    values = [p["assignment"][axis] for p in points]
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    return values, numeric
+
+
+@_styled
+def sweep_figure(points: list[dict]):
+    """Collapse rate against the first numeric swept axis (other axes: one line each).
+
+    Args:
+        points: ``[{"assignment": {...}, "result": RunResult, ...}, ...]``.
+    """
+    import seaborn as sns
+
+    if not points:
+        raise ValueError("no sweep points")
+    axes_names = list(points[0]["assignment"])
+    x_axis = next((a for a in axes_names if _axis_values(points, a)[1]), axes_names[0])
+    others = [a for a in axes_names if a != x_axis]
+    rows = []
+    for p in points:
+        rate = collapse_rate(p["result"])
+        rows.append(
+            {
+                "x": p["assignment"][x_axis],
+                "group": ", ".join(f"{a.split('.')[-1]}={p['assignment'][a]}" for a in others)
+                or "all",
+                **rate,
+            }
+        )
+    df = pd.DataFrame(rows)
+    numeric = _axis_values(points, x_axis)[1]
+    if not numeric:
+        df["x"] = df["x"].map(str)
+    fig, axes = _figure(4.8, 3.4)
+    ax = axes[0, 0]
+    palette = sns.color_palette("deep", n_colors=max(df["group"].nunique(), 1))
+    for col, (group, sub) in zip(palette, df.groupby("group", sort=False)):
+        sub = sub.sort_values("x") if numeric else sub
+        ax.errorbar(
+            sub["x"],
+            sub["rate"],
+            yerr=1.96 * sub["std_error"],
+            color=col,
+            marker="o",
+            ms=4,
+            lw=1.2,
+            capsize=2,
+            label=f"simulated ({group})" if others else "simulated",
+        )
+        if sub["theory_rate"].notna().any():
+            ax.plot(
+                sub["x"],
+                sub["theory_rate"],
+                color="black",
+                ls=":",
+                marker="s",
+                ms=4,
+                mfc="none",
+                lw=1,
+                label="theory" if col == palette[0] else None,
+            )
+    short = x_axis.split(".")[-1]
+    xname = {
+        "num_samples": "sample size n",
+        "alpha": r"fresh-data fraction $\alpha$",
+        "temperature": r"sampling temperature $\lambda$",
+    }.get(short, short)
+    if numeric and np.all(df["x"] > 0) and (short == "num_samples" or _spans_decades(df["x"], 10)):
+        ax.set_xscale("log")
+    rates = df["rate"].to_numpy()
+    if _spans_decades(np.concatenate([rates, df["theory_rate"].dropna().to_numpy()]), 10):
+        ax.set_yscale("log", nonpositive="mask")
+    obs = df["observable"].iloc[0]
+    ax.set_xlabel(xname)
+    ax.set_ylabel(f"collapse rate per generation\n(decay of mean {obs})")
+    last = int(df["generation"].iloc[0])
+    ax.set_title(f"Collapse rate against {short} (generations 0-{last}, 95% CI)", fontsize="medium")
+    ax.legend(fontsize="x-small", frameon=False)
+    sns.despine(ax=ax)
+    return fig
+
+
+# ------------------------------------------------------------------------------ saving
+def save_figure(fig, path) -> Path:
+    """Save as PNG atomically (temp file + rename) and release the figure."""
+    from .io import atomic_write_bytes
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = _io.BytesIO()
+    fig.savefig(buffer, format=path.suffix.lstrip(".") or "png", dpi=FIGURE_DPI)
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
+
+
+def write_figures(result, table: pd.DataFrame, out_dir) -> list[Path]:
+    """Draw and save a run's figures into ``out_dir``; return their paths."""
+    out_dir = Path(out_dir)
+    theory = theory_frame(result)
+    paths = [save_figure(trajectories_figure(result, theory), out_dir / "trajectories.png")]
+    fig = survival_figure(result, theory)
+    if fig is not None:
+        paths.append(save_figure(fig, out_dir / "survival.png"))
+    if len(table):
+        paths.append(save_figure(zscore_figure(table), out_dir / "zscores.png"))
+    return paths
+
+
+def write_sweep_figures(points: list[dict], out_dir) -> list[Path]:
+    return [save_figure(sweep_figure(points), Path(out_dir) / "collapse_rate.png")]
