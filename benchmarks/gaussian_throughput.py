@@ -145,14 +145,14 @@ def main(argv=None):
     print(f"Gaussian throughput: {C} chains x {T} generations, float32, PRNG {args.impl}")
     print(f"{'path':34s} {'chain-gen/s':>14s} {'samples/s':>14s}")
     print(f"{'JAX normal generation (ceiling)':34s} {'':>14s} {res['jax_normal_rate']:14.3g}")
-    for name, r in [("collapse_lab sample, n=%d" % n, s), ("numpy vectorised, n=%d" % n, npv),
-                    ("python loop, n=%d" % n, loop),
+    for name, r in [(f"collapse_lab sample, n={n}", s), (f"numpy vectorised, n={n}", npv),
+                    (f"python loop, n={n}", loop),
                     ("collapse_lab sample, n=1000", res["sample_n1000"])]:
         print(f"{name:34s} {r['chain_generations_per_s']:14.3g} {r['samples_per_s']:14.3g}")
     for k, r in ex.items():
         print(f"{'collapse_lab exact, n=' + k:34s} {r['chain_generations_per_s']:14.3g} "
               f"{'(n-free)':>14s}")
-    print("compile time (s): sample %.2f, exact %.2f" % (s["compile_s"], ex["100"]["compile_s"]))
+    print("compile time (s): sample {:.2f}, exact {:.2f}".format(s["compile_s"], ex["100"]["compile_s"]))
     for k, v in res["ratios"].items():
         print(f"  {k:42s} {v:10.3g}")
     import os

@@ -17,7 +17,6 @@ import jax.numpy as jnp
 from jax import lax
 from jax.scipy.special import ndtri
 
-
 NUM_CANDIDATES = 4  # Marsaglia-Tsang accepts >= 95%: all 4 rejected with prob < 1e-5
 
 

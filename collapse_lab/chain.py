@@ -126,6 +126,7 @@ def make_config(
         raise ValueError(f"family must be a collapse_lab family, got {family!r}")
     validate_policy(policy)
     family.validate_policy(policy)
+    family.validate_policy(policy)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     num_chains = _check_int("num_chains", num_chains, 1)
@@ -202,9 +203,13 @@ def make_step(family: AbstractFamily, plan: _Plan, source):
         key_fit = jax.random.fold_in(key, 2)
         stats = None
         if plan.syn_buffer > 0:
-            stats = _draw(family, plan, key_synthetic, params, plan.syn_buffer, plan.syn_masked, n_syn)
+            stats = _draw(
+                family, plan, key_synthetic, params, plan.syn_buffer, plan.syn_masked, n_syn
+            )
         if plan.fresh_buffer > 0:
-            real = _draw(family, plan, key_fresh, source, plan.fresh_buffer, plan.fresh_masked, n_fresh)
+            real = _draw(
+                family, plan, key_fresh, source, plan.fresh_buffer, plan.fresh_masked, n_fresh
+            )
             stats = real if stats is None else family.merge(stats, real)
         if plan.accumulate:
             pool = family.merge(pool, stats)
@@ -274,7 +279,8 @@ def _observe_jit(family: AbstractFamily):
 
 def observe_source(config: RunConfig) -> dict[str, np.ndarray]:
     obs = _observe_jit(config.family)(config.source, config.source)
-    return {k: np.broadcast_to(np.asarray(v), (config.num_chains, 1) + np.shape(v)) for k, v in obs.items()}
+    shape = (config.num_chains, 1)
+    return {k: np.broadcast_to(np.asarray(v), shape + np.shape(v)) for k, v in obs.items()}
 
 
 def run_chains(

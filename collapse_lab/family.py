@@ -83,6 +83,10 @@ class AbstractFamily(eqx.Module):
     def validate_num_samples(self, num_samples: Any) -> None:
         """Raise ``ValueError`` naming ``num_samples`` if a sample size is not allowed."""
 
+    def validate_policy(self, policy: Any) -> None:
+        """Raise ``ValueError`` naming ``policy`` if this family cannot run under it (default: any)."""
+        del policy
+
     def predictions(self, config: Any, overrides: dict | None = None) -> list:
         """Theory predictions that apply to a run with ``config`` (see :mod:`collapse_lab.check`).
 

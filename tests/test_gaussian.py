@@ -87,7 +87,9 @@ def test_merge_matches_direct_statistics(fam3):
     merged = fam3.merge(fam3.merge(fam3.empty_stats(src), sa), sb)
     assert float(merged.count) == 40
     # reconstruct absolute mean / scatter and compare with an independent re-statement
-    cov_m2 = np.exp(2 * float(merged.log_scale)) * np.asarray(merged.shape)
+    f = np.asarray(merged.shape, dtype=np.float64)
+    assert np.allclose(f, np.tril(f))
+    cov_m2 = np.exp(2 * float(merged.log_scale)) * f @ f.T
     ya = _draws(fam3, ka, src, 15)
     yb = _draws(fam3, kb, src, 25)
     y = np.concatenate([ya, yb])

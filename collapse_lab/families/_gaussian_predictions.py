@@ -69,13 +69,14 @@ def gaussian_predictions(family, config, overrides: dict) -> list[Prediction]:
                 if vlog / 4 <= MAX_LOG_VARIANCE:
                     add("variance", t, "mean", th.expected_sigma(t, n, est, sigma2_0, lam),
                         "E[sigma]", "G3", transform="sqrt")
+                # On the log scale: the variance itself may underflow, its logarithm cannot.
                 for eps in PROBABILITY_EPS:
                     p = th.variance_probability_below(eps, t, n, est, lam)
                     if min(p, 1 - p) * config.num_chains >= 1:
-                        add("variance", t, "probability", p, f"P(var < {eps:g} var0)", "G6",
-                            threshold=eps * sigma2_0)
-                add("variance", t, "quantile", th.median_variance(t, n, est, sigma2_0, lam),
-                    "median var", "G6", level=0.5)
+                        add("log_variance", t, "probability", p, f"P(var < {eps:g} var0)", "G6",
+                            threshold=float(np.log(eps * sigma2_0)))
+                median_log = th.log_variance_quantile(0.5, t, n, est, lam) + np.log(sigma2_0)
+                add("log_variance", t, "quantile", median_log, "median log var", "G6", level=0.5)
                 if light or not growing:
                     add("mean_drift2", t, "mean",
                         th.expected_mean_drift2(t, n, est, sigma2_0, lam), "E[drift^2]", "G7")

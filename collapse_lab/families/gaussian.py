@@ -8,8 +8,9 @@ carry is updated from z's statistics. The law is then exact for any number of ge
 ``log_variance`` never freezes or underflows.
 
 Sufficient statistics ``(count, mean, log_scale, shape)`` hold the sum of squares as
-$M_2 = e^{2\,\mathrm{log\_scale}} S$ with $\mathrm{tr}\,S = d$, so merging pools (accumulate,
-fresh data) is done on the log scale as well (Chan et al. pairwise update).
+$M_2 = e^{2\,\mathrm{log\_scale}} F F^\top$ with F a lower-triangular factor of Frobenius norm
+$\sqrt d$, so merging pools (accumulate, fresh data; Chan et al. pairwise update) is done on the
+log scale and through a QR factorisation, never by forming and re-factoring $M_2$.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from .._random import (
     uniforms,
 )
 from ..family import AbstractFamily
-from ..prediction import Prediction, default_generations
+from ..prediction import Prediction
 
 ESTIMATORS = {"mle": 0, "unbiased": 1}
 
@@ -50,7 +51,8 @@ class GaussianParams(eqx.Module):
 
 
 class GaussianStats(eqx.Module):
-    """Statistics of a data set: count, mean (source frame), and $M_2 = e^{2a} S$, tr S = d."""
+    r"""Statistics of a data set: count, mean (source frame), and the scatter matrix
+    $M_2 = e^{2a} F F^\top$ with F lower triangular and $\lVert F\rVert_F^2 = d$."""
 
     count: jax.Array
     mean: jax.Array
@@ -189,13 +191,18 @@ class Gaussian(AbstractFamily):
             return GaussianStats(
                 count=count, mean=mean, log_scale=ls + 0.5 * m2z, shape=jnp.ones((1, 1), mean.dtype)
             )
-        m = dmatmul(dmatmul(params.shape, m2z), params.shape.T)
-        tr = dtrace(m)
-        ok = tr > 0
-        safe_tr = jnp.where(ok, tr, 1.0)
-        shape = jnp.where(ok, m * (self.dim / safe_tr), jnp.eye(self.dim, dtype=m.dtype))
-        log_scale = ls + 0.5 * jnp.where(ok, jnp.log(safe_tr / self.dim), -jnp.inf)
-        return GaussianStats(count=count, mean=mean, log_scale=log_scale, shape=shape)
+        # m2z is a lower-triangular factor of z's scatter; K @ m2z is one of M2's (no squaring
+        # of condition numbers, so strongly anisotropic chains stay finite).
+        factor, log_norm = self._normalise_factor(dmatmul(params.shape, m2z))
+        return GaussianStats(count=count, mean=mean, log_scale=ls + log_norm, shape=factor)
+
+    def _normalise_factor(self, factor):
+        """Scale a factor F to Frobenius norm sqrt(d); return (F', log of the removed scale)."""
+        fro2 = dsum(dsum(factor * factor, 1), 0)
+        ok = fro2 > 0
+        safe = jnp.where(ok, fro2, 1.0)
+        out = jnp.where(ok, factor * jnp.sqrt(self.dim / safe), jnp.eye(self.dim, dtype=factor.dtype))
+        return out, 0.5 * jnp.where(ok, jnp.log(safe / self.dim), -jnp.inf)
 
     def sample_stats(self, key, params, buffer_size, num_samples=None) -> GaussianStats:
         dt = params.mean.dtype
@@ -224,8 +231,13 @@ class Gaussian(AbstractFamily):
             mask = (jnp.arange(buffer_size) < num_samples)[:, None]
             zbar = dsum(jnp.where(mask, z, 0), 0) / jnp.maximum(count, 1)
             dev = jnp.where(mask, z - zbar, 0)
-        scatter = dsum(dev[:, :, None] * dev[:, None, :], 0)
-        return self._stats_from_z(params, count, zbar, scatter)
+        # dev = Q R gives scatter = R^T R: a lower factor even when the scatter is singular
+        # (fewer samples than dimensions, e.g. a small fresh batch).
+        r = jnp.linalg.qr(dev, mode="r")[: self.dim]
+        if r.shape[0] < self.dim:
+            r = jnp.concatenate([r, jnp.zeros((self.dim - r.shape[0], self.dim), dt)], axis=0)
+        sign = jnp.where(jnp.diag(r) < 0, -1.0, 1.0)
+        return self._stats_from_z(params, count, zbar, (r * sign[:, None]).T)
 
     def exact_stats(self, key, params, num_samples) -> GaussianStats:
         dt = params.mean.dtype
@@ -250,8 +262,9 @@ class Gaussian(AbstractFamily):
         pos = df > 0
         log_chi = jnp.where(pos, log_chisquare_sample(key_chi, jnp.where(pos, df, 1), dt), -jnp.inf)
         below = jnp.tril(jax.random.normal(key_off, (d, d), dt), -1)
-        b = below + jnp.diag(jnp.exp(0.5 * log_chi))
-        return self._stats_from_z(params, count, zbar, dmatmul(b, b.T))
+        # A column whose chi-square has no degrees of freedom is zero (singular Wishart).
+        b = jnp.where(pos[None, :], below + jnp.diag(jnp.exp(0.5 * log_chi)), 0.0)
+        return self._stats_from_z(params, count, zbar, b)
 
     # ------------------------------------------------------------------------------ pooling
     def empty_stats(self, params) -> GaussianStats:
@@ -286,13 +299,16 @@ class Gaussian(AbstractFamily):
             log_scale = top + 0.5 * jnp.where(ok, jnp.log(jnp.where(ok, total, 1.0)), -jnp.inf)
             return GaussianStats(count=count, mean=mean, log_scale=log_scale, shape=a.shape)
         u = jnp.where(norm2 > 0, delta / jnp.sqrt(jnp.where(norm2 > 0, norm2, 1.0)), 0.0)
-        m = wa * a.shape + wb * b.shape + wc * self.dim * jnp.outer(u, u)
-        tr = dtrace(m)
-        ok = tr > 0
-        safe_tr = jnp.where(ok, tr, 1.0)
-        shape = jnp.where(ok, m * (self.dim / safe_tr), jnp.eye(self.dim, dtype=m.dtype))
-        log_scale = top + 0.5 * jnp.where(ok, jnp.log(safe_tr / self.dim), -jnp.inf)
-        return GaussianStats(count=count, mean=mean, log_scale=log_scale, shape=shape)
+        # M2 = G G^T with G = [sqrt(wa) Fa, sqrt(wb) Fb, sqrt(wc d) u]; its lower factor is R^T
+        # from the QR decomposition of G^T (stable: never forms M2 itself).
+        g = jnp.concatenate(
+            [jnp.sqrt(wa) * a.shape, jnp.sqrt(wb) * b.shape,
+             jnp.sqrt(wc * self.dim) * u[:, None]], axis=1
+        )
+        r = jnp.linalg.qr(g.T, mode="r")
+        sign = jnp.where(jnp.diag(r) < 0, -1.0, 1.0)
+        factor, log_norm = self._normalise_factor((r * sign[:, None]).T)
+        return GaussianStats(count=count, mean=mean, log_scale=top + log_norm, shape=factor)
 
     def estimate(self, key, stats: GaussianStats, params: GaussianParams) -> GaussianParams:
         del key  # closed-form fit
@@ -301,7 +317,7 @@ class Gaussian(AbstractFamily):
             return eqx.tree_at(
                 lambda p: (p.mean, p.log_scale), params, (stats.mean, stats.log_scale - log_den)
             )
-        chol = jnp.linalg.cholesky(stats.shape)
+        chol = stats.shape  # already a lower-triangular factor of M2
         g = dsum(jnp.log(jnp.diag(chol)), 0) / self.dim
         return eqx.tree_at(
             lambda p: (p.mean, p.log_scale, p.shape),

@@ -32,6 +32,7 @@ __all__ = [
     "variance_of_log_variance",
     "log_variance_cdf",
     "variance_probability_below",
+    "log_variance_quantile",
     "variance_quantile",
     "median_variance",
     "expected_mean_drift2",
@@ -127,8 +128,8 @@ def variance_of_log_variance(t, n):
 
 
 # ---------------------------------------------------------------------------------- G6: the law
-def _cf_terms(t, n, c, temperature):
-    """Distinct sample sizes up to generation t, their multiplicities, and the location shift."""
+def _cf_terms(t, n):
+    """Distinct sample sizes up to generation t and their multiplicities."""
     ns = schedule(n, t)
     values, counts = np.unique(ns, return_counts=True)
     return values, counts.astype(np.float64)
@@ -162,7 +163,7 @@ def log_variance_cdf(x, t, n, estimator="mle", temperature=1.0):
     if t == 0:
         out = (xs >= 0).astype(np.float64)
         return float(out[0]) if np.ndim(x) == 0 else out
-    values, counts = _cf_terms(t, n, c, temperature)
+    values, counts = _cf_terms(t, n)
     if np.any(values < 2):
         raise ValueError(f"n must be >= 2, got {n!r}")
     k = (values - 1) / 2
@@ -198,20 +199,29 @@ def variance_probability_below(eps, t, n, estimator="mle", temperature=1.0):
     return log_variance_cdf(np.log(eps), t, n, estimator, temperature)
 
 
-def variance_quantile(q, t, n, estimator="mle", sigma2_0=1.0, temperature=1.0):
-    r"""The q-quantile of $\sigma^2_t$ (exact law, catalogue G6), found by root finding on the CDF."""
+def log_variance_quantile(q, t, n, estimator="mle", temperature=1.0):
+    r"""The q-quantile of $\log(\sigma^2_t/\sigma^2_0)$ (exact law, catalogue G6).
+
+    Root finding on :func:`log_variance_cdf`; finite even where $\sigma^2_t$ itself underflows.
+    """
     if not 0 < q < 1:
         raise ValueError(f"q must lie in (0, 1), got {q!r}")
     t = int(t)
     if t == 0:
-        return float(sigma2_0)
+        return 0.0
     mean = float(expected_log_variance(t, n, estimator, 1.0, temperature))
     sd = float(np.sqrt(variance_of_log_variance(t, n)))
     lo, hi = mean - 30 * sd - 30, mean + 30 * sd + 5
-    x = optimize.brentq(
-        lambda y: log_variance_cdf(y, t, n, estimator, temperature) - q, lo, hi, xtol=1e-12
+    return float(
+        optimize.brentq(
+            lambda y: log_variance_cdf(y, t, n, estimator, temperature) - q, lo, hi, xtol=1e-12
+        )
     )
-    return float(sigma2_0 * np.exp(x))
+
+
+def variance_quantile(q, t, n, estimator="mle", sigma2_0=1.0, temperature=1.0):
+    r"""The q-quantile of $\sigma^2_t$ (exact law, catalogue G6): $\sigma^2_0 e^{x_q}$."""
+    return float(sigma2_0 * np.exp(log_variance_quantile(q, t, n, estimator, temperature)))
 
 
 def median_variance(t, n, estimator="mle", sigma2_0=1.0, temperature=1.0):
