@@ -14,6 +14,8 @@ from .experiment import resume as resume
 from .experiment import run_experiment as run_experiment
 from .families import FAMILIES as FAMILIES
 from .families import Gaussian as Gaussian
+from .families import NGram as NGram
+from .families import random_markov_source as random_markov_source
 from .family import AbstractFamily as AbstractFamily
 from .io import load as load
 from .io import load_sweep as load_sweep

@@ -1,5 +1,5 @@
 """Closed-form predictions: pure float64 NumPy/SciPy, never imports the simulator."""
 
-from . import gaussian
+from . import gaussian, ngram
 
-__all__ = ["gaussian"]
+__all__ = ["gaussian", "ngram"]
