@@ -126,7 +126,6 @@ def make_config(
         raise ValueError(f"family must be a collapse_lab family, got {family!r}")
     validate_policy(policy)
     family.validate_policy(policy)
-    family.validate_policy(policy)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     num_chains = _check_int("num_chains", num_chains, 1)
@@ -192,6 +191,7 @@ def _draw(family, plan, key, params, buffer, masked, n):
 
 def make_step(family: AbstractFamily, plan: _Plan, source):
     """The one-chain generation step ``(carry, (t, n_syn, n_fresh)) -> (carry, observables)``."""
+    real_family = family.without_bias()
 
     def step(chain_key, carry, inputs):
         params, pool = carry
@@ -208,7 +208,7 @@ def make_step(family: AbstractFamily, plan: _Plan, source):
             )
         if plan.fresh_buffer > 0:
             real = _draw(
-                family, plan, key_fresh, source, plan.fresh_buffer, plan.fresh_masked, n_fresh
+                real_family, plan, key_fresh, source, plan.fresh_buffer, plan.fresh_masked, n_fresh
             )
             stats = real if stats is None else family.merge(stats, real)
         if plan.accumulate:
@@ -257,8 +257,38 @@ def initial_carry(config: RunConfig):
     return _broadcast(params0, config.num_chains), _broadcast(pool0, config.num_chains)
 
 
+def chain_sharding(num_devices: int | None = None):
+    """A 1-D mesh over the local (or, after ``jax.distributed.initialize()``, global) devices
+    with the chain axis split across them; None on a single device."""
+    devices = jax.devices()
+    if num_devices is not None:
+        devices = devices[:num_devices]
+    if len(devices) < 2:
+        return None
+    mesh = jax.sharding.Mesh(np.asarray(devices), ("chains",))
+    return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("chains"))
+
+
+def _pad_chains(tree, total):
+    """Pad the leading (chain) axis to ``total`` by repeating chain 0 (results are discarded)."""
+
+    def pad(x):
+        extra = total - x.shape[0]
+        if extra == 0:
+            return x
+        return jnp.concatenate([x, jnp.broadcast_to(x[:1], (extra,) + x.shape[1:])], axis=0)
+
+    return jax.tree_util.tree_map(pad, tree)
+
+
 def run_generations(config: RunConfig, params, pool, start: int, stop: int):
     """Advance every chain from generation ``start`` to ``stop`` (one jitted call).
+
+    With several devices the chain axis is split across them (``NamedSharding`` over a 1-D
+    mesh). Chains are padded to a multiple of ``CHAIN_ALIGN`` per device (extra chains are
+    valid chains with higher indices, computed and dropped).
+    Every chain computes exactly the same operations whatever the layout, so results are
+    bit-identical to a one-device run.
 
     Returns ``(params, pool, observables)`` with observables shaped ``[C, stop - start, ...]``.
     """
@@ -267,9 +297,31 @@ def run_generations(config: RunConfig, params, pool, start: int, stop: int):
     ts = jnp.arange(start + 1, stop + 1, dtype=jnp.uint32)
     syn = jnp.asarray(config.synthetic_samples[start:stop], jnp.int32)
     fresh = jnp.asarray(config.fresh_samples[start:stop], jnp.int32)
-    keys = chain_keys(config.key(), 0, config.num_chains)
-    (params, pool), obs = kernel(keys, params, pool, config.source, ts, syn, fresh)
-    return params, pool, obs
+    c = config.num_chains
+    sharding = chain_sharding()
+    ndev = 1 if sharding is None else sharding.mesh.size
+    total = padded_chain_count(c, ndev)
+    keys = chain_keys(config.key(), 0, total)
+    args = _pad_chains((keys, params, pool), total)
+    if sharding is not None:
+        args = jax.device_put(args, sharding)
+    (params, pool), obs = kernel(*args, config.source, ts, syn, fresh)
+    if total == c:
+        return params, pool, obs
+    drop = lambda tree: jax.tree_util.tree_map(lambda x: x[:c], tree)  # noqa: E731
+    return drop(params), drop(pool), drop(obs)
+
+
+# XLA's CPU code runs the bulk of an elementwise loop in SIMD registers and the remainder in
+# scalar code, and the two may round transcendental functions differently. Padding the chain
+# axis to a multiple of this many chains per device keeps every chain on the vector path, so a
+# chain's bits do not depend on how many chains run beside it.
+CHAIN_ALIGN = 64
+
+
+def padded_chain_count(num_chains: int, num_devices: int = 1) -> int:
+    unit = CHAIN_ALIGN * num_devices
+    return -(-num_chains // unit) * unit
 
 
 @functools.lru_cache(maxsize=64)

@@ -87,6 +87,14 @@ class AbstractFamily(eqx.Module):
         """Raise ``ValueError`` naming ``policy`` if this family cannot run under it (default: any)."""
         del policy
 
+    def without_bias(self) -> AbstractFamily:
+        """This family with its sampling bias removed (temperature 1, no truncation).
+
+        Fresh real data (policy ``Fresh``) is drawn from the source through this family: sampling
+        bias is a property of generating from a model, not of collecting real data.
+        """
+        return self
+
     def predictions(self, config: Any, overrides: dict | None = None) -> list:
         """Theory predictions that apply to a run with ``config`` (see :mod:`collapse_lab.check`).
 

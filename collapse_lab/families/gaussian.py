@@ -60,6 +60,46 @@ class GaussianStats(eqx.Module):
     shape: jax.Array
 
 
+def _trace_sqrt_psd(a):
+    """$\mathrm{tr}\,A^{1/2}$ of a symmetric PSD matrix.
+
+    For d <= 3 only arithmetic and square roots are used (closed forms for d <= 2, a Newton
+    iteration on the symmetric functions of the eigenvalues for d = 3), so the result is
+    bit-identical under any batch size or device layout; larger d falls back to ``eigvalsh``.
+    """
+    d = a.shape[-1]
+    if d == 1:
+        return jnp.sqrt(jnp.clip(a[0, 0], 0))
+    if d == 2:
+        det = a[0, 0] * a[1, 1] - a[0, 1] * a[1, 0]
+        return jnp.sqrt(jnp.clip(a[0, 0] + a[1, 1] + 2 * jnp.sqrt(jnp.clip(det, 0)), 0))
+    if d == 3:
+        # With e1, e2, e3 the elementary symmetric functions of the eigenvalues and
+        # s = sum_i sqrt(lambda_i), r = sqrt(e3): s^2 = e1 + 2 sqrt(e2 + 2 r s). Newton's method
+        # on this convex equation, started above the root (s^2 <= 3 e1), converges monotonically.
+        e1 = a[0, 0] + a[1, 1] + a[2, 2]
+        e2 = (
+            a[0, 0] * a[1, 1] - a[0, 1] * a[1, 0]
+            + a[0, 0] * a[2, 2] - a[0, 2] * a[2, 0]
+            + a[1, 1] * a[2, 2] - a[1, 2] * a[2, 1]
+        )
+        e3 = (
+            a[0, 0] * (a[1, 1] * a[2, 2] - a[1, 2] * a[2, 1])
+            - a[0, 1] * (a[1, 0] * a[2, 2] - a[1, 2] * a[2, 0])
+            + a[0, 2] * (a[1, 0] * a[2, 1] - a[1, 1] * a[2, 0])
+        )
+        e1, e2, r = jnp.clip(e1, 0), jnp.clip(e2, 0), jnp.sqrt(jnp.clip(e3, 0))
+
+        def newton(_, s):
+            root = jnp.sqrt(e2 + 2 * r * s)
+            f = s * s - e1 - 2 * root
+            df = 2 * s - 2 * r / jnp.where(root > 0, root, 1.0)
+            return jnp.where(df > 0, s - f / jnp.where(df > 0, df, 1.0), s)
+
+        return jax.lax.fori_loop(0, 40, newton, jnp.sqrt(3 * e1))
+    return dsum(jnp.sqrt(jnp.clip(jnp.linalg.eigvalsh(a), 0)), 0)
+
+
 def _float_dtype():
     return jnp.result_type(float)
 
@@ -95,6 +135,10 @@ class Gaussian(AbstractFamily):
     @property
     def name(self) -> str:
         return "gaussian"
+
+    def without_bias(self) -> Gaussian:
+        """The same family with unbiased sampling (used for fresh real data)."""
+        return Gaussian(self.dim, self.estimator, 1.0)
 
     @property
     def offset(self) -> int:
@@ -360,11 +404,11 @@ class Gaussian(AbstractFamily):
         log_var = 2 * params.log_scale + jnp.log(fro)
         cov = jnp.exp(2 * params.log_scale) * dmatmul(lk, lk.T)
         cov0 = dmatmul(l0, l0.T)
-        w, v = jnp.linalg.eigh(cov0)
-        root0 = dmatmul(v * jnp.sqrt(jnp.clip(w, 0)), v.T)
-        cross = jnp.linalg.eigvalsh(dmatmul(dmatmul(root0, cov), root0))
-        root_sum = dsum(jnp.sqrt(jnp.clip(cross, 0)), 0)
-        w2 = drift2 + dtrace(cov) + dtrace(cov0) - 2 * root_sum
+        # tr (C0^{1/2} C C0^{1/2})^{1/2} = tr (M^T M)^{1/2} with M = L0^T Lc.
+        lc = lk * jnp.exp(params.log_scale)
+        m = dmatmul(l0.T, lc)
+        root_sum = _trace_sqrt_psd(dmatmul(m.T, m))
+        w2 = drift2 + jnp.exp(log_var) + dtrace(cov0) - 2 * root_sum
         out["mean"] = mean_abs
         out["variance"] = jnp.exp(log_var)
         out["log_variance"] = log_var
