@@ -61,7 +61,7 @@ class GaussianStats(eqx.Module):
 
 
 def _trace_sqrt_psd(a):
-    """$\mathrm{tr}\,A^{1/2}$ of a symmetric PSD matrix.
+    r"""$\mathrm{tr}\,A^{1/2}$ of a symmetric PSD matrix.
 
     For d <= 3 only arithmetic and square roots are used (closed forms for d <= 2, a Newton
     iteration on the symmetric functions of the eigenvalues for d = 3), so the result is
