@@ -50,25 +50,65 @@ def _values(result, pred) -> np.ndarray:
     return arr
 
 
-def _row(pred, x, z_threshold, per_row_alpha):
-    c = x.size
-    finite = bool(np.all(np.isfinite(x)))
+def _summary(result, pred):
+    """Sufficient numbers for one row: from raw chains, or from a reduced result."""
+    if not getattr(result, "reduced", False):
+        x = _values(result, pred)
+        c = x.size
+        out = {"count": c, "finite": bool(np.all(np.isfinite(x)))}
+        if pred.kind in ("mean", "variance"):
+            out["mean"] = x.mean()
+            out["var"] = x.var(ddof=1)
+            out["m4"] = np.mean((x - x.mean()) ** 4)
+        else:
+            cut = pred.threshold if pred.kind == "probability" else pred.predicted
+            out["below"] = int(np.sum(x < cut))
+            if pred.kind == "quantile":
+                level = pred.level
+                half = np.sqrt(level * (1 - level) / c)
+                lo, hi = np.quantile(x, [max(level - half, 0.0), min(level + half, 1.0)])
+                out["quantile"] = float(np.quantile(x, level))
+                out["quantile_se"] = (hi - lo) / 2
+        return out
+    if pred.transform is not None:
+        return None  # a transformed moment cannot be recovered from the moments of X
+    m = result.moments[pred.observable]
+    t = pred.generation
+    sel = (t,) + (tuple(pred.index) if pred.index is not None else ())
+    c = float(m.count[t])
+    out = {"count": int(c)}
+    mean, m2, m4 = (float(np.asarray(a)[sel]) for a in (m.mean, m.m2, m.m4))
+    out["finite"] = bool(np.isfinite(mean) and np.isfinite(m2))
+    if pred.kind in ("mean", "variance"):
+        out.update(mean=mean, var=m2 / max(c - 1, 1), m4=m4 / c)
+        return out
+    cut = pred.threshold if pred.kind == "probability" else pred.predicted
+    key = (pred.observable, t, float(cut))
+    if key not in result.threshold_counts:
+        return None  # this cut was not counted on the device (e.g. an override moved it)
+    out["below"] = result.threshold_counts[key]
+    out["quantile"] = np.nan
+    out["quantile_se"] = np.nan
+    return out
+
+
+def _row(pred, sm, z_threshold, per_row_alpha):
+    c = sm["count"]
     out = {"statistic": pred.kind}
     if pred.kind == "mean":
-        emp = x.mean()
-        se = x.std(ddof=1) / np.sqrt(c)
+        emp = sm["mean"]
+        se = np.sqrt(sm["var"] / c)
         z = (emp - pred.predicted) / se if se > 0 else (0.0 if emp == pred.predicted else np.inf)
         p = 2 * stats.norm.sf(abs(z))
         out["statistic"] = "z (mean)"
     elif pred.kind == "variance":
-        emp = x.var(ddof=1)
-        m4 = np.mean((x - x.mean()) ** 4)
-        se = np.sqrt(max(m4 - emp**2, 0.0) / c)
+        emp = sm["var"]
+        se = np.sqrt(max(sm["m4"] - emp**2, 0.0) / c)
         z = (emp - pred.predicted) / se if se > 0 else (0.0 if emp == pred.predicted else np.inf)
         p = 2 * stats.norm.sf(abs(z))
         out["statistic"] = "z (variance)"
     elif pred.kind == "probability":
-        k = int(np.sum(x < pred.threshold))
+        k = sm["below"]
         emp = k / c
         prob = pred.predicted
         se = np.sqrt(prob * (1 - prob) / c)
@@ -77,14 +117,13 @@ def _row(pred, x, z_threshold, per_row_alpha):
         out["statistic"] = "binomial"
     else:  # quantile
         level = pred.level
-        k = int(np.sum(x < pred.predicted))
-        emp = float(np.quantile(x, level))
-        half = np.sqrt(level * (1 - level) / c)
-        lo, hi = np.quantile(x, [max(level - half, 0.0), min(level + half, 1.0)])
-        se = (hi - lo) / 2
-        z = (k / c - level) / half
+        k = sm["below"]
+        emp = sm["quantile"]
+        se = sm["quantile_se"]
+        z = (k / c - level) / np.sqrt(level * (1 - level) / c)
         p = stats.binomtest(k, c, level).pvalue
         out["statistic"] = "binomial (quantile)"
+    finite = sm["finite"]
     if pred.exact:
         passed = finite and p >= per_row_alpha
     else:
@@ -104,7 +143,10 @@ def check(result, false_alarm: float = 1e-3, overrides: dict | None = None) -> p
     """Verdict table: every prediction that applies to ``result``'s family, policy and sizes.
 
     Args:
-        result: a :class:`~collapse_lab.chain.RunResult` (or a loaded run).
+        result: a :class:`~collapse_lab.chain.RunResult`, a loaded run, or a
+            :class:`~collapse_lab.reduce.ReducedResult` (rows that need a statistic the
+            reduction did not keep -- a moment of a transformed observable, or a probability
+            at a cut that was not counted on the device -- are listed in ``attrs["skipped"]``).
         false_alarm: family-wise probability that a correct exact theory fails any row
             (Bonferroni over the rows).
         overrides: replace theory inputs (e.g. ``{"estimator": "unbiased"}``,
@@ -118,13 +160,16 @@ def check(result, false_alarm: float = 1e-3, overrides: dict | None = None) -> p
         raise ValueError(f"false_alarm must lie in (0, 1), got {false_alarm!r}")
     config = result.config
     preds = config.family.predictions(config, overrides)
+    summaries = [_summary(result, pred) for pred in preds]
+    skipped = [p for p, sm in zip(preds, summaries) if sm is None]
+    preds = [p for p, sm in zip(preds, summaries) if sm is not None]
+    summaries = [sm for sm in summaries if sm is not None]
     m = max(len(preds), 1)
     per_row = false_alarm / m
     z_thr = float(stats.norm.isf(per_row / 2))
     rows = []
-    for pred in preds:
-        x = _values(result, pred)
-        r = _row(pred, x, z_thr, per_row)
+    for pred, sm in zip(preds, summaries):
+        r = _row(pred, sm, z_thr, per_row)
         rows.append(
             {
                 "observable": pred.observable,
@@ -150,6 +195,7 @@ def check(result, false_alarm: float = 1e-3, overrides: dict | None = None) -> p
         per_row_alpha=per_row,
         num_chains=config.num_chains,
         num_rows=len(rows),
+        skipped=[(p.observable, p.label, p.generation) for p in skipped],
         passed=bool(len(rows) > 0 and df["pass"].all()),
     )
     return df
