@@ -1,0 +1,25 @@
+"""Subprocess helper: run every family example on N simulated CPU devices and save the arrays."""
+
+import os
+import sys
+
+os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={sys.argv[1]}"
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(__file__))
+import collapse_lab as cl  # noqa: E402
+from family_examples import EXAMPLES  # noqa: E402
+
+assert len(jax.devices()) == int(sys.argv[1]), jax.devices()
+out = {}
+for name, make in EXAMPLES.items():
+    fam, src, n = make()
+    for method in ("sample", "exact") if fam.has_exact else ("sample",):
+        r = cl.run_chains(jax.random.key(5), fam, src, policy=cl.Fresh(0.25), num_chains=70,
+                          num_generations=6, num_samples=n, method=method, chunk_size=4)
+        for k, v in r.observables.items():
+            out[f"{name}/{method}/{k}"] = v
+np.savez(sys.argv[2], **out)
