@@ -106,7 +106,7 @@ def test_layouts_give_identical_source_observables(transitions):
     dense = cl.NGram(V, 1, mode="corpus", seq_len=20, layout="dense")
     a = sparse.source(jax.random.key(1), transitions, heldout_sequences=20, heldout_seq_len=50)
     b = dense.source(jax.random.key(1), transitions, heldout_sequences=20, heldout_seq_len=50)
-    oa, ob = sparse.observe(a, a), dense.observe(b, b)
+    oa, ob = jax.jit(sparse.observe)(a, a), jax.jit(dense.observe)(b, b)
     for name in ("entropy_rate", "kl_rate", "kl_rate_eval", "support", "lost_mass",
                  "heterozygosity", "heldout_cross_entropy", "heldout_unseen_fraction"):
         np.testing.assert_allclose(np.asarray(oa[name]), np.asarray(ob[name]), rtol=1e-5,
@@ -385,18 +385,6 @@ def test_compiles_once(corpus_family, corpus_source):
     before = chain_module.TRACE_COUNTS.get("ngram", 0)
     _run(corpus_family, corpus_source)
     assert chain_module.TRACE_COUNTS.get("ngram", 0) == before
-
-
-@pytest.mark.parametrize("policy", [cl.Accumulate(), cl.Fresh(0.4)])
-def test_policies_run(fixed_family, fixed_source, policy):
-    r = _run(fixed_family, fixed_source, policy=policy, num_samples=5)
-    # every generation's model is a count fit: rows sum to 1, probabilities on a 1/N grid
-    assert np.all(np.isfinite(r.observables["heterozygosity"]))
-    assert np.all(r.observables["support"] <= int((fixed_source.info.transitions > 0).sum()))
-    probs = np.asarray(r.final_params.probs)
-    np.testing.assert_allclose(probs.sum(axis=-1), 1.0, rtol=1e-6)
-    total = 15 if isinstance(policy, cl.Accumulate) else 5
-    np.testing.assert_allclose(probs * total, np.round(probs * total), atol=1e-4)
 
 
 def test_smoothed_dense_run_keeps_full_support(transitions):

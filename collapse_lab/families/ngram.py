@@ -388,6 +388,20 @@ class NGram(AbstractFamily):
             return np.ones(self.num_contexts, np.int64)
         return np.asarray(self.context_weights, np.int64)
 
+    def _replace(self, **changes) -> NGram:
+        kwargs = dict(
+            vocab_size=self.vocab_size, order=self.order, smoothing=self.smoothing,
+            mode=self.mode, seq_len=self.seq_len, context_weights=self.context_weights,
+            unseen=self.unseen, bias=self.bias, eval_smoothing=self.eval_smoothing,
+            stationary_iterations=self.stationary_iterations, layout=self.layout,
+        )
+        kwargs.update(changes)
+        return NGram(**kwargs)
+
+    def without_bias(self) -> NGram:
+        """This family with unbiased sampling (fresh real data is drawn through it)."""
+        return self if self.bias.is_identity else self._replace(bias=SamplingBias())
+
     def describe(self) -> dict:
         return {
             "family": self.name,
