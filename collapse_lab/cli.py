@@ -11,6 +11,7 @@ import argparse
 import copy
 import datetime as _dt
 import json
+import re
 import shutil
 import sys
 import time
@@ -18,6 +19,7 @@ import tomllib
 from pathlib import Path
 
 DEFAULT_DEMO_DIR = "collapse_lab_demo"
+_ITEM_SUFFIX = re.compile(r" #\d+$")
 DEFAULT_RUNS_DIR = "collapse_lab_runs"
 
 # The demo suite: small, exact where possible, sized for < 1 minute on 2 CPU cores in total.
@@ -42,7 +44,7 @@ DEMO_SUITE = [
         "num_chains": 20000,
         "num_generations": 50,
         "num_samples": 10,
-        "method": "exact",
+        "method": "sample",
     },
     {
         "name": "gaussian-fresh",
@@ -52,7 +54,7 @@ DEMO_SUITE = [
         "num_chains": 20000,
         "num_generations": 50,
         "num_samples": 10,
-        "method": "exact",
+        "method": "sample",
     },
     {
         "name": "gaussian-sweep-n",
@@ -67,13 +69,23 @@ DEMO_SUITE = [
     },
     {
         "name": "categorical-replace",
-        "family": {"name": "categorical", "vocab_size": 1000},
+        "family": {"name": "categorical", "vocab_size": 100},
         "source": {"zipf": {"exponent": 1.1}},
         "policy": "replace",
         "num_chains": 2000,
-        "num_generations": 100,
-        "num_samples": 1000,
-        "method": "exact",
+        "num_generations": 50,
+        "num_samples": 100,
+        "method": "sample",
+    },
+    {
+        "name": "ngram-wright-fisher",
+        "family": {"name": "ngram", "vocab_size": 8, "order": 1, "mode": "fixed_counts"},
+        "source": {"random_markov_source": {"support_size": 4}},
+        "policy": "replace",
+        "num_chains": 2000,
+        "num_generations": 50,
+        "num_samples": 50,
+        "method": "sample",
     },
 ]
 
@@ -126,13 +138,49 @@ def _run_x64(run_dir: Path) -> bool:
     return bool(json.loads((run_dir / io.CONFIG).read_text()).get("x64", False))
 
 
-def _print_table(table, title: str) -> None:
+def _print_table(table, title: str, max_rows: int | None = None) -> None:
+    """Print the verdict table; beyond ``max_rows`` rows, one line per kind of quantity."""
     import collapse_lab as cl
 
     if len(table) == 0:
         print(f"{title}\n(no theory prediction applies to this configuration)\n")
-    else:
+    elif max_rows is None or len(table) <= max_rows:
         print(cl.format_table(table, title) + "\n")
+    else:
+        print(_condensed_table(table, title) + "\n")
+
+
+def _condensed_table(table, title: str) -> str:
+    from .plots import _item_group
+
+    df = table.assign(
+        group=table["quantity"].map(_item_group), abs_z=table["z"].abs(), ok=table["pass"]
+    )
+    summary = (
+        df.groupby(["group", "formula"], sort=False)
+        .agg(
+            rows=("ok", "size"),
+            passed=("ok", "sum"),
+            max_abs_z=("abs_z", "max"),
+            generations=("generation", lambda g: f"{g.min()}-{g.max()}"),
+        )
+        .reset_index()
+    )
+    summary["verdict"] = [
+        "PASS" if p == r else "FAIL" for p, r in zip(summary["passed"], summary["rows"])
+    ]
+    text = summary.rename(columns={"group": "quantity"}).to_string(
+        index=False, float_format=lambda v: f"{v:.3g}"
+    )
+    a = table.attrs
+    verdict = "ALL PASS" if a.get("passed") else "SOME ROWS FAIL"
+    foot = (
+        f"{len(table)} rows (grouped; every row in check.csv and report.md) over "
+        f"{a.get('num_chains')} independent chains; family-wise false-alarm rate "
+        f"{a.get('false_alarm')} (Bonferroni, |z| threshold {df['z_threshold'].iloc[0]:.2f}) -> "
+        f"{verdict}"
+    )
+    return f"{title}\n{text}\n{foot}"
 
 
 def _run_title(result) -> str:
@@ -156,10 +204,10 @@ def _sweep_lines(points) -> str:
     for p in points:
         table = p["table"]
         rate = collapse_rate(p["result"])
-        verdict = "PASS" if table.attrs.get("passed") else "FAIL"
+        status = "PASS" if table.attrs.get("passed") else "FAIL"
         label = ", ".join(f"{k}={v}" for k, v in p["assignment"].items())
         lines.append(
-            f"  {label:<24} {len(table):3d} rows  {verdict}   collapse rate "
+            f"  {label:<24} {len(table):3d} rows  {status}   collapse rate "
             f"{rate['rate']:.4g} ± {rate['std_error']:.2g} (theory {rate['theory_rate']:.4g}, "
             f"{rate['observable']})"
         )
@@ -194,6 +242,14 @@ def _demo_suite(args) -> list[dict]:
                 f"[demo] no demo experiment for the {name} family (it defines no DEMO_EXPERIMENT)",
                 flush=True,
             )
+    if args.only:
+        unknown = set(args.only) - {e["name"] for e in suite}
+        if unknown:
+            names = ", ".join(e["name"] for e in suite)
+            raise ValueError(
+                f"--only: unknown experiment(s) {sorted(unknown)} (available: {names})"
+            )
+        suite = [e for e in suite if e["name"] in args.only]
     for entry in suite:
         entry["seed"] = args.seed
         entry["false_alarm"] = args.false_alarm
@@ -204,9 +260,39 @@ def _demo_suite(args) -> list[dict]:
     return suite
 
 
+def _demo_one(exp, out: Path, args, writer):
+    """Run one suite experiment; print its verdict (figures are drawn on ``writer``'s thread)."""
+    from .experiment import run_experiment
+    from .io import verdict
+
+    t0 = time.perf_counter()
+    sub = run_experiment(
+        exp,
+        out / exp.name,
+        progress=args.progress,
+        figures=args.figures,
+        sweep_run_figures=False,
+        background=writer,
+    )
+    took = time.perf_counter() - t0
+    if exp.sweep:
+        points = [
+            {"assignment": a, "result": r, "table": verdict(r, exp.false_alarm)} for a, r in sub
+        ]
+        print(
+            f"{exp.name}: sweep over {', '.join(exp.sweep)} ({len(points)} runs in {took:.1f} s; "
+            f"verdict tables in {out / exp.name}/runs/*/report.md)"
+        )
+        print(_sweep_lines(points) + "\n", flush=True)
+        return all(p["table"].attrs["passed"] for p in points), "collapse_rate.png"
+    table = verdict(sub, exp.false_alarm)
+    _print_table(table, f"{exp.name} ({took:.1f} s): {_run_title(sub)}", max_rows=60)
+    return bool(table.attrs["passed"]), "trajectories.png"
+
+
 def _demo(args) -> int:
     from . import io
-    from .experiment import parse_experiment, run_experiment
+    from .experiment import BackgroundWriter, parse_experiment
 
     out = Path(args.out)
     if out.exists() and io.is_run_dir(out) and io.run_kind(out) == "demo":
@@ -218,37 +304,11 @@ def _demo(args) -> int:
     t0 = time.perf_counter()
     experiments = [parse_experiment(e) for e in _demo_suite(args)]
     sections, all_passed = [], True
-    for exp in experiments:
-        sub = run_experiment(
-            exp,
-            out / exp.name,
-            progress=args.progress,
-            figures=args.figures,
-            sweep_run_figures=False,
-        )
-        if exp.sweep:
-            from .check import check
-
-            points = [
-                {"assignment": a, "result": r, "table": check(r, false_alarm=exp.false_alarm)}
-                for a, r in sub
-            ]
-            passed = all(p["table"].attrs["passed"] for p in points)
-            print(
-                f"{exp.name}: sweep over {', '.join(exp.sweep)} "
-                f"({len(points)} runs, verdict tables in {out / exp.name}/runs/*/report.md)"
-            )
-            print(_sweep_lines(points) + "\n", flush=True)
-            figure = "collapse_rate.png"
-        else:
-            from .check import check
-
-            table = check(sub, false_alarm=exp.false_alarm)
-            passed = bool(table.attrs["passed"])
-            _print_table(table, f"{exp.name}: {_run_title(sub)}")
-            figure = "trajectories.png"
-        all_passed &= passed
-        sections.append((exp, passed, figure))
+    with BackgroundWriter() as writer:
+        for exp in experiments:
+            passed, figure = _demo_one(exp, out, args, writer)
+            all_passed &= passed
+            sections.append((exp, passed, figure))
     wall = time.perf_counter() - t0
     lines = [
         "# collapse_lab demo",
@@ -278,9 +338,9 @@ def _demo(args) -> int:
             "wall_s": round(wall, 2),
         },
     )
-    verdict = "ALL PASS" if all_passed else "SOME ROWS FAIL"
+    summary = "ALL PASS" if all_passed else "SOME ROWS FAIL"
     print(
-        f"demo: {len(sections)} experiments, {verdict}, {wall:.1f} s; figures and report in "
+        f"demo: {len(sections)} experiments, {summary}, {wall:.1f} s; figures and report in "
         f"{out}/ (open {out / io.REPORT})"
     )
     return 0 if all_passed else 1
@@ -369,17 +429,17 @@ def _run(args) -> int:
 
 
 def _report_finished(out: Path, experiment, result) -> None:
-    from .check import check
+    from .io import verdict
 
     if experiment.sweep:
         points = [
-            {"assignment": a, "result": r, "table": check(r, false_alarm=experiment.false_alarm)}
+            {"assignment": a, "result": r, "table": verdict(r, experiment.false_alarm)}
             for a, r in result
         ]
         print(f"{experiment.name}: sweep over {', '.join(experiment.sweep)}")
         print(_sweep_lines(points))
     else:
-        _print_table(check(result, false_alarm=experiment.false_alarm), _run_title(result))
+        _print_table(verdict(result, experiment.false_alarm), _run_title(result))
     print(f"saved to {out}/ (report: {out / 'report.md'})")
 
 
@@ -412,7 +472,6 @@ def _check(args) -> int:
 
 def _plot(args) -> int:
     from . import io
-    from .check import check
 
     run_dir = Path(args.run_dir)
     _set_x64(_run_x64(run_dir))
@@ -421,15 +480,17 @@ def _plot(args) -> int:
     false_alarm = experiment.false_alarm if experiment else 1e-3
     if kind == "sweep":
         manifest = io.read_manifest(run_dir)
+        results = []
         for r in manifest["runs"]:
             sub = run_dir / r["dir"]
             result = io.load(sub)
-            table = check(result, false_alarm=false_alarm)
+            table = io.verdict(result, false_alarm)
             io.write_report(sub, result, table, io.write_figures(sub, result, table))
-        io.finalize_sweep(run_dir, figures=True)
+            results.append((r["assignment"], result))
+        io.finalize_sweep(run_dir, figures=True, results=results)
     elif kind == "run":
         result = io.load(run_dir)
-        table = check(result, false_alarm=false_alarm)
+        table = io.verdict(result, false_alarm)
         io.write_report(run_dir, result, table, io.write_figures(run_dir, result, table))
     else:
         raise ValueError(f"{run_dir} is a {kind} directory; plot takes a run or a sweep")
@@ -500,7 +561,10 @@ def _list(args) -> int:
             for pol in ("replace", "accumulate", {"name": "fresh", "alpha": 0.2}):
                 config = build_config(parse_experiment({**base, "policy": pol}))
                 preds = config.family.predictions(config)
-                seen = dict.fromkeys(f"{p.label} [{p.formula}]" for p in preds)
+                # Per-item rows ("E[P_t(a,b)] #3") are listed once, without their index.
+                seen = dict.fromkeys(
+                    f"{_ITEM_SUFFIX.sub('', p.label)} [{p.formula}]" for p in preds
+                )
                 pname = pol if isinstance(pol, str) else "fresh(alpha)"
                 print(f"      predictions ({pname}): {', '.join(seen) or 'none'}")
         except ValueError as err:
@@ -573,6 +637,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=1e-3,
         help="family-wise false-alarm rate of each verdict table (default 1e-3)",
+    )
+    demo.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help="run only this suite experiment (repeatable), e.g. gaussian-replace",
     )
     demo.add_argument(
         "--force",

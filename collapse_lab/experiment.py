@@ -218,15 +218,19 @@ class Experiment:
     def sub_runs(self) -> list[tuple[dict, Experiment]]:
         """One ``(assignment, experiment)`` per combination of the sweep values (in file order).
 
-        Without a sweep: ``[({}, self)]``.
+        Point i runs with seed ``seed + i`` (independent random streams, so the points' errors
+        are independent), unless ``seed`` itself is a sweep axis. Without a sweep:
+        ``[({}, self)]``.
         """
         if not self.sweep:
             return [({}, self)]
         axes = list(self.sweep)
         out = []
-        for values in itertools.product(*(self.sweep[a] for a in axes)):
+        for index, values in enumerate(itertools.product(*(self.sweep[a] for a in axes))):
             data = self.to_dict()
             del data["sweep"]
+            # Independent random streams per point (seed + index) unless the seed is swept.
+            data["seed"] = self.seed + index
             assignment = dict(zip(axes, values))
             for axis, value in assignment.items():
                 _assign(data, axis, value)
@@ -441,32 +445,60 @@ def _parse_sweep(sweep) -> dict:
 
 
 # ------------------------------------------------------------------------------------ building
-SOURCE_GENERATORS = ("zipf", "zipf_mandelbrot", "uniform")
+SOURCE_GENERATORS = ("zipf", "zipf_mandelbrot", "uniform")  # documented; others are found too
 
 
-def _generate_source(key: str, name: str, args, family):
-    """Evaluate a source generator such as ``{zipf = {exponent = 1.1}}`` for ``family``."""
+def _find_generator(name: str, family):
+    """A source generator by name: ``uniform``, or a public function of the family's module or
+    of ``collapse_lab`` (``zipf``, ``random_markov_source``, ...); None if there is none."""
     import collapse_lab
+
+    if name == "uniform":
+        return "uniform"
+    if name.startswith("_"):
+        return None
+    for module in (sys.modules.get(type(family).__module__), collapse_lab):
+        func = getattr(module, name, None) if module is not None else None
+        if inspect.isfunction(func):
+            return func
+    return None
+
+
+def _generate_source(key: str, name: str, args, family, source_key=None):
+    """Evaluate a source generator such as ``{zipf = {exponent = 1.1}}`` for ``family``.
+
+    Arguments the generator takes but the spec omits are filled from the family's attributes of
+    the same name (``vocab_size``, ``order``, ...); a ``key`` argument receives ``source_key``
+    folded with 1 (the family's ``source`` itself gets ``source_key``).
+    """
+    import jax
 
     if not isinstance(args, Mapping):
         raise ValueError(f"{key}: arguments of {name} must be a table, got {args!r}")
     args = dict(args)
+    func = _find_generator(name, family)
+    if func is None:
+        raise ValueError(f"{key}: source generator {name!r} is not available in this collapse_lab")
     vocab_size = getattr(family, "vocab_size", None)
-    if name == "uniform":
+    if func == "uniform":
         if args:
             raise ValueError(f"{key}: uniform takes no arguments, got {sorted(args)}")
         if vocab_size is None:
             raise ValueError(f"{key}: uniform needs a family with a vocab_size")
         return np.full(int(vocab_size), 1.0 / int(vocab_size))
-    func = getattr(collapse_lab, name, None)
-    if func is None:
-        raise ValueError(f"{key}: source generator {name!r} is not available in this collapse_lab")
     accepted, var_kw = _signature_args(func)
-    if "vocab_size" in accepted and "vocab_size" not in args and vocab_size is not None:
-        args["vocab_size"] = int(vocab_size)
     for k in args:
         if k not in accepted and not var_kw:
             raise ValueError(f"{key}.{k} is not an argument of {name} ({', '.join(accepted)})")
+    if "key" in accepted:
+        if "key" in args:
+            raise ValueError(f"{key}.key is derived from the experiment's seed; do not give it")
+        if source_key is None:
+            raise ValueError(f"{key}: {name} needs a key (give a seed)")
+        args["key"] = jax.random.fold_in(source_key, 1)
+    for k in accepted:
+        if k not in args and isinstance(getattr(family, k, None), (int, float, str)):
+            args[k] = getattr(family, k)
     try:
         return func(**args)
     except (ValueError, TypeError) as err:
@@ -474,7 +506,7 @@ def _generate_source(key: str, name: str, args, family):
 
 
 def source_key(seed: int, key_impl: str = "threefry2x32"):
-    """Key for families whose ``source`` is random (it takes a ``key``).
+    """Key for families whose ``source`` (or a source generator) is random.
 
     ``fold_in(fold_in(key(seed), 2**32 - 1), 0)``: the runner never uses it, because generation
     keys are ``fold_in(chain_key, t)`` with t >= 1.
@@ -505,17 +537,19 @@ def build_source(family, source: Mapping, key=None):
             raise ValueError(f"{type(family).__name__}.source needs a key (give a seed)")
         args["key"] = key
     for k, v in source.items():
-        if k in SOURCE_GENERATORS and k not in accepted:
-            positional.append(_generate_source(f"source.{k}", k, v, family))
+        if k not in accepted and _find_generator(k, family) is not None:
+            positional.append(_generate_source(f"source.{k}", k, v, family, key))
             continue
         if k not in accepted and not var_kw:
             raise ValueError(
                 f"source.{k} is not an argument of {type(family).__name__}.source "
-                f"(accepted: {', '.join(accepted)}; generators: {', '.join(SOURCE_GENERATORS)})"
+                f"(accepted: {', '.join(accepted)}; or a generator such as "
+                f"{', '.join(SOURCE_GENERATORS)})"
             )
-        if isinstance(v, Mapping) and len(v) == 1 and next(iter(v)) in SOURCE_GENERATORS:
+        if isinstance(v, Mapping) and len(v) == 1:
             gen = next(iter(v))
-            v = _generate_source(f"source.{k}.{gen}", gen, v[gen], family)
+            if _find_generator(gen, family) is not None:
+                v = _generate_source(f"source.{k}.{gen}", gen, v[gen], family, key)
         args[k] = v
     if len(positional) > 1:
         raise ValueError(f"source: at most one generator key, got {len(positional)}")
@@ -631,23 +665,38 @@ def default_chunk_size(num_generations: int) -> int:
 
 
 # ------------------------------------------------------------------------------------ running
-def _progress_bar(total: int, initial: int, desc: str, enabled):
+def _progress_bar(total: int, initial: int, desc: str, enabled, num_chains: int):
+    """tqdm bar in generations (shows gen/s and the ETA); on stderr, only on a terminal
+    unless ``enabled`` forces it on or off."""
+    import os
+
     from tqdm.auto import tqdm
 
-    disable = None if enabled is None else not enabled  # None: only on a terminal
-    return tqdm(
+    disable = None if enabled is None else not enabled
+    try:
+        width = os.get_terminal_size(sys.stderr.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        width = 0
+    bar = tqdm(
         total=total,
         initial=initial,
         desc=desc,
         unit="gen",
-        dynamic_ncols=True,
+        # A terminal that reports a 0 x 0 size (e.g. under `script`) would get no bar at all.
+        dynamic_ncols=width > 0,
+        ncols=None if width > 0 else 100,
+        nrows=None if width > 0 else 24,
         disable=disable,
         file=sys.stderr,
         smoothing=0.3,
     )
+    bar.set_postfix_str(f"{num_chains:,} chains", refresh=False)
+    return bar
 
 
-def _execute(run_dir: Path, experiment: Experiment, config, result, progress, figures: bool):
+def _execute(
+    run_dir: Path, experiment: Experiment, config, result, progress, figures: bool, background=None
+):
     """Advance ``result`` to the end with checkpoints and a progress bar, then save everything."""
     from . import io
     from .chain import continue_run
@@ -655,8 +704,13 @@ def _execute(run_dir: Path, experiment: Experiment, config, result, progress, fi
     io.acquire_lock(run_dir)
     checkpoint = io.Checkpoint(run_dir)
     chunk = experiment.chunk_size or default_chunk_size(config.num_generations)
-    bar = _progress_bar(config.num_generations, result.generations_done, experiment.name, progress)
-    bar.set_postfix(chains=config.num_chains, refresh=False)
+    bar = _progress_bar(
+        config.num_generations,
+        result.generations_done,
+        experiment.name,
+        progress,
+        config.num_chains,
+    )
     last = [result.generations_done]
     t0 = time.perf_counter()
 
@@ -674,7 +728,13 @@ def _execute(run_dir: Path, experiment: Experiment, config, result, progress, fi
         io.record_session(
             run_dir, wall_s=session_s, generations=result.generations_done, timings=result.timings
         )
-        io.finalize(run_dir, result, false_alarm=experiment.false_alarm, figures=figures)
+        io.finalize(
+            run_dir,
+            result,
+            false_alarm=experiment.false_alarm,
+            figures=figures,
+            background=background,
+        )
     finally:
         io.release_lock(run_dir)
     return result
@@ -688,6 +748,7 @@ def run_experiment(
     progress=None,
     figures: bool = True,
     sweep_run_figures: bool = True,
+    background: BackgroundWriter | None = None,
 ):
     """Run an experiment (or every point of its sweep) into ``run_dir`` and save it.
 
@@ -699,6 +760,8 @@ def run_experiment(
         figures: draw figures (needs matplotlib and seaborn).
         sweep_run_figures: for a sweep, also draw every sub-run's own figures (the sweep
             figure is drawn whenever ``figures`` is True).
+        background: a :class:`BackgroundWriter`: draw figures and reports on its thread while
+            the next run compiles (call its ``wait()`` before reading the run directories).
 
     Returns:
         The :class:`~collapse_lab.chain.RunResult` of a single run, or for a sweep a list of
@@ -719,13 +782,54 @@ def run_experiment(
         for index, (assignment, sub) in enumerate(runs):
             sub_dir = io.prepare_run_dir(io.sweep_run_dir(run_dir, index, assignment))
             sub_figures = figures and sweep_run_figures
-            out.append((assignment, _start(sub, sub_dir, progress, sub_figures)))
-        io.finalize_sweep(run_dir, figures=figures, results=out)
+            out.append((assignment, _start(sub, sub_dir, progress, sub_figures, background)))
+        if background is not None:
+            background.submit(io.finalize_sweep, run_dir, figures=figures, results=out)
+        else:
+            io.finalize_sweep(run_dir, figures=figures, results=out)
         return out
-    return _start(experiment, run_dir, progress, figures)
+    return _start(experiment, run_dir, progress, figures, background)
 
 
-def _start(experiment: Experiment, run_dir: Path, progress, figures: bool):
+class BackgroundWriter:
+    """One worker thread for figures and reports (matplotlib work is Python, holding the GIL,
+    while XLA compilation and the kernels release it, so the two overlap on a 2-core machine).
+
+    Use as a context manager; leaving it waits for every task and re-raises the first error.
+    """
+
+    def __init__(self):
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="collapse-lab-writer")
+        self._futures = []
+
+    def submit(self, func, *args, **kwargs):
+        future = self._pool.submit(func, *args, **kwargs)
+        self._futures.append(future)
+        return future
+
+    def wait(self) -> None:
+        """Wait for every submitted task; raise the first exception one of them raised."""
+        try:
+            for future in self._futures:
+                future.result()
+        finally:
+            self._futures.clear()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            if exc[0] is None:
+                self.wait()
+        finally:
+            self._pool.shutdown(wait=True)
+        return False
+
+
+def _start(experiment: Experiment, run_dir: Path, progress, figures: bool, background=None):
     from . import io
     from .chain import start_run
 
@@ -733,7 +837,7 @@ def _start(experiment: Experiment, run_dir: Path, progress, figures: bool):
     io.begin_run(run_dir, config, experiment)
     result = start_run(config)
     io.Checkpoint(run_dir).write_initial(result)
-    return _execute(run_dir, experiment, config, result, progress, figures)
+    return _execute(run_dir, experiment, config, result, progress, figures, background)
 
 
 def resume(run_dir, *, progress=None, figures: bool = True):

@@ -651,6 +651,21 @@ class Checkpoint:
 
 
 # ------------------------------------------------------------------------------ final results
+def verdict(result, false_alarm: float = 1e-3):
+    """``collapse_lab.check(result, false_alarm)``, computed once per result and rate.
+
+    Finishing a run, its sweep report and the command line all need the same table; the theory
+    behind it (quantiles of log-chi-square sums, ...) is not free, so it is kept on the result.
+    """
+    from .check import check
+
+    cache = result.__dict__.setdefault("_verdict_cache", {})
+    key = float(false_alarm)
+    if key not in cache:
+        cache[key] = check(result, false_alarm=false_alarm)
+    return cache[key]
+
+
 def _result_arrays(result) -> dict:
     arrays = {f"obs/{k}": np.asarray(v) for k, v in result.observables.items()}
     arrays.update({f"carry/params/{i}": x for i, x in enumerate(_leaves(result.final_params))})
@@ -662,29 +677,40 @@ def _result_arrays(result) -> dict:
     return arrays
 
 
-def finalize(run_dir, result, *, false_alarm: float = 1e-3, figures: bool = True) -> None:
-    """Write arrays.npz, summary.csv, check.csv, figures and report.md; mark the run complete."""
-    from .check import check
+def finalize(run_dir, result, *, false_alarm: float = 1e-3, figures: bool = True, background=None):
+    """Write arrays.npz, summary.csv, check.csv, figures and report.md; mark the run complete.
 
+    With ``background`` (a one-worker ``concurrent.futures`` executor) the figures, the report
+    and the completion mark are drawn there and a Future is returned: matplotlib's Python work
+    then overlaps the next run's XLA compilation. Until that Future is done the run reads as
+    unfinished, and ``resume`` would redo this step.
+    """
     run_dir = Path(run_dir)
     arrays_sha = atomic_write_bytes(run_dir / ARRAYS, _npz_bytes(_result_arrays(result)))
     atomic_write_text(run_dir / SUMMARY, result.summary().to_csv(index=False))
-    table = check(result, false_alarm=false_alarm)
+    table = verdict(result, false_alarm)
     write_check_table(run_dir, table)
-    figure_paths = write_figures(run_dir, result, table) if figures else []
-    prov = _read_json(run_dir / PROVENANCE, "provenance")
-    prov["timings"] = dict(result.timings)
-    atomic_write_json(run_dir / PROVENANCE, prov)
-    write_report(run_dir, result, table, figure_paths)
-    _write_manifest(
-        run_dir,
-        status="complete",
-        completed=_now(),
-        generations_done=int(result.generations_done),
-        arrays_sha256=arrays_sha,
-        passed=bool(table.attrs.get("passed", False)),
-    )
-    shutil.rmtree(run_dir / CHECKPOINT, ignore_errors=True)
+
+    def rest():
+        figure_paths = write_figures(run_dir, result, table) if figures else []
+        prov = _read_json(run_dir / PROVENANCE, "provenance")
+        prov["timings"] = dict(result.timings)
+        atomic_write_json(run_dir / PROVENANCE, prov)
+        write_report(run_dir, result, table, figure_paths)
+        _write_manifest(
+            run_dir,
+            status="complete",
+            completed=_now(),
+            generations_done=int(result.generations_done),
+            arrays_sha256=arrays_sha,
+            passed=bool(table.attrs.get("passed", False)),
+        )
+        shutil.rmtree(run_dir / CHECKPOINT, ignore_errors=True)
+
+    if background is not None:
+        return background.submit(rest)
+    rest()
+    return None
 
 
 def write_check_table(run_dir, table) -> None:
@@ -810,15 +836,13 @@ def finalize_sweep(sweep_dir, *, figures: bool = True, results=None) -> None:
 
     ``results`` (``[(assignment, RunResult), ...]`` in sweep order) saves reloading the runs.
     """
-    from .check import check
-
     sweep_dir = Path(sweep_dir)
     manifest = read_manifest(sweep_dir)
     experiment = read_experiment(sweep_dir)
     points = []
     for i, r in enumerate(manifest["runs"]):
         result = results[i][1] if results is not None else load(sweep_dir / r["dir"])
-        table = check(result, false_alarm=experiment.false_alarm)
+        table = verdict(result, experiment.false_alarm)
         points.append(
             {"assignment": r["assignment"], "result": result, "table": table, "dir": r["dir"]}
         )
@@ -1005,6 +1029,11 @@ def sweep_report(experiment, points: list[dict], figure_paths, sweep_dir) -> str
         )
     axes = list(experiment.sweep)
     swept = ", ".join(f"`{a}` in {experiment.sweep[a]}" for a in axes)
+    seeds = (
+        "seeds as swept"
+        if "seed" in experiment.sweep
+        else f"sub-run i has seed {experiment.seed} + i (independent random streams)"
+    )
     cols = [*axes, "rows", "failed", "verdict"]
     extra = [c for c in rows[0] if c not in cols and c != "report"] if rows else []
     lines = [
@@ -1012,7 +1041,7 @@ def sweep_report(experiment, points: list[dict], figure_paths, sweep_dir) -> str
         "",
         f"{len(points)} sub-runs over {swept}; "
         f"{experiment.family} family, {experiment.policy} policy, {experiment.num_chains} chains x "
-        f"{experiment.num_generations} generations each, seed {experiment.seed} in every sub-run.",
+        f"{experiment.num_generations} generations each; {seeds}.",
         "",
         "## Sub-runs",
         "",

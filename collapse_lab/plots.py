@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import io as _io
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -185,19 +186,27 @@ def collapse_rate(result, table=None) -> dict:
     }
 
 
-def _title(result) -> str:
+def _title(result, width: int = 80) -> str:
+    """A compact, wrapped title: family and its scalar settings, policy, method, n, chains."""
+    import textwrap
+
     config = result.config
     desc = config.family.describe()
-    extras = ", ".join(f"{k}={v}" for k, v in desc.items() if k != "family")
+    extras = ", ".join(
+        f"{k}={v}"
+        for k, v in desc.items()
+        if k != "family" and v is not None and isinstance(v, (int, float, str))
+    )
     n = np.asarray(config.num_samples)
     n_text = f"n={int(n[0])}" if np.all(n == n[0]) else f"n={int(n.min())}..{int(n.max())}"
     pol = config.policy.name + (
         f"(alpha={config.policy.alpha:g})" if config.policy.name == "fresh" else ""
     )
-    return (
+    text = (
         f"{config.family.name} ({extras}), {pol}, {config.method}, {n_text}: "
         f"{config.num_chains} chains"
     )
+    return textwrap.fill(text, width)
 
 
 # ------------------------------------------------------------------------------ styling
@@ -206,9 +215,18 @@ def _styled(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        import warnings
+
         import seaborn as sns
 
-        with sns.axes_style("ticks"), sns.plotting_context("paper", font_scale=1.15):
+        with (
+            sns.axes_style("ticks"),
+            sns.plotting_context("paper", font_scale=1.15),
+            warnings.catch_warnings(),
+        ):
+            # Observables that are undefined at some generations (all chains NaN) plot as gaps.
+            warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
+            warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
             return func(*args, **kwargs)
 
     return wrapper
@@ -288,12 +306,14 @@ def trajectories_figure(result, theory: pd.DataFrame | None = None, observables=
         tq = medians[(medians["observable"] == name) & (medians["level"] == 0.5)]
         if len(tq):
             tq = tq.sort_values("generation")
+            dense = len(tq) > 12
             theory_handles += ax.plot(
                 tq["generation"],
                 tq["predicted"],
                 color="black",
-                lw=0,
-                marker="x",
+                lw=1.0 if dense else 0,
+                ls="--",
+                marker=None if dense else "x",
                 ms=4,
                 label=f"theory median ({tq['formula'].iloc[0]})",
             )
@@ -314,29 +334,43 @@ def trajectories_figure(result, theory: pd.DataFrame | None = None, observables=
 
 @_styled
 def survival_figure(result, theory: pd.DataFrame | None = None):
-    """Survival curves of probability predictions and tail-loss observables; None if neither."""
+    """Survival and tail loss against prediction; None if the run has neither.
+
+    Left: the fraction of chains not yet collapsed below each probability prediction's
+    threshold, and the surviving fraction of the source's support (observables named
+    ``support*`` / ``surviv*``, as mean_t / mean_0). Right: tail-mass and lost-mass observables.
+    """
     import seaborn as sns
 
     theory = theory_frame(result) if theory is None else theory
     probs = _plain_rows(theory, "probability")
+    means = _plain_rows(theory, "mean")
     available = _scalar_observables(result)
-    tails = [o for o in available if any(w in o for w in TAIL_WORDS)]
-    panels = (1 if len(probs) else 0) + (1 if tails else 0)
+    supports = [o for o in available if "support" in o or "surviv" in o][:3]
+    tails = [o for o in available if ("tail" in o or "lost" in o) and o not in supports][:4]
+    left = bool(len(probs)) or bool(supports)
+    panels = int(left) + int(bool(tails))
     if panels == 0:
         return None
-    fig, axes = _figure(WIDTH_IN if panels == 2 else 4.5, 3.4, 1, panels)
+    fig, axes = _figure(WIDTH_IN if panels == 2 else 4.5, 3.5, 1, panels)
     axes = list(axes.flat)
     palette = sns.color_palette("deep")
     num_chains = result.config.num_chains
     gens = np.arange(next(iter(result.observables.values())).shape[1])
-    if len(probs):
+    if left:
         ax = axes.pop(0)
+        band_label = "theory ± 1.96 s.e. (binomial)"
         groups = list(probs.groupby(["observable", "threshold", "label"], sort=False))
-        for i, ((name, thr, lab), rows) in enumerate(groups):
+        for i, ((name, thr, lab), rows) in enumerate(groups[:4]):
             arr = np.asarray(result.observables[name], np.float64)
             surv = np.mean(arr >= thr, axis=0)
-            col = palette[i % len(palette)]
-            text = lab.replace("P(", "").rstrip(")").replace(" < ", " >= ")
+            inner = lab[2:-1] if lab.startswith("P(") and lab.endswith(")") else lab
+            if " < " in inner:
+                text = inner.replace(" < ", " >= ")
+            elif inner.startswith("not "):
+                text = inner[4:]
+            else:
+                text = f"not ({inner})"
             rows = rows.sort_values("generation")
             g = rows["generation"].to_numpy()
             p = 1.0 - rows["predicted"].to_numpy()
@@ -347,7 +381,7 @@ def survival_figure(result, theory: pd.DataFrame | None = None):
                 np.clip(p + 1.96 * se, 0, 1),
                 color="0.8",
                 lw=0,
-                label="theory ± 1.96 s.e." if i == 0 else None,
+                label=band_label if i == 0 else None,
             )
             ax.plot(
                 g,
@@ -356,19 +390,45 @@ def survival_figure(result, theory: pd.DataFrame | None = None):
                 lw=1.0,
                 label=f"theory ({rows['formula'].iloc[0]})" if i == 0 else None,
             )
-            ax.plot(gens, surv, color=col, lw=1.4, label=f"simulated: {text}")
+            ax.plot(gens, surv, color=palette[i], lw=1.4, label=f"chains with {text}")
+        for j, name in enumerate(supports):
+            arr = np.asarray(result.observables[name], np.float64)
+            start = float(np.mean(arr[:, 0]))
+            if start <= 0:
+                continue
+            col = palette[4 + j]
+            ax.plot(
+                gens,
+                np.mean(arr, axis=0) / start,
+                color=col,
+                lw=1.4,
+                label=f"{label(name)}: mean / initial",
+            )
+            th = means[means["observable"] == name].sort_values("generation")
+            if len(th):
+                ax.plot(
+                    th["generation"],
+                    th["predicted"] / start,
+                    color="black",
+                    lw=1.0,
+                    ls=":",
+                    label=f"theory ({th['formula'].iloc[0]})",
+                )
         ax.set_yscale("log", nonpositive="mask")
-        ax.set_ylim(max(0.5 / num_chains, 1e-6), 1.3)
+        lowest = [
+            np.nanmin(np.where(y > 0, y, np.nan)) for y in (ln.get_ydata() for ln in ax.get_lines())
+        ]
+        bottom = max(min([v for v in lowest if np.isfinite(v)] + [1.0]) / 2, 0.5 / num_chains, 1e-6)
+        ax.set_ylim(bottom, 1.3)
         ax.set_xlabel("generation t")
-        ax.set_ylabel("fraction of chains")
-        ax.set_title("Survival: chains not yet collapsed", fontsize="medium")
+        ax.set_ylabel("surviving fraction")
+        ax.set_title("Survival", fontsize="medium")
         ax.legend(fontsize="x-small", frameon=False, loc="lower left")
         sns.despine(ax=ax)
     if tails:
         ax = axes.pop(0)
-        means = _plain_rows(theory, "mean")
         plotted = []
-        for i, name in enumerate(tails[:4]):
+        for i, name in enumerate(tails):
             arr = np.asarray(result.observables[name], np.float64)
             col = palette[(i + 3) % len(palette)]
             mean, median = np.nanmean(arr, axis=0), np.nanmedian(arr, axis=0)
@@ -383,7 +443,7 @@ def survival_figure(result, theory: pd.DataFrame | None = None):
                     color="black",
                     lw=1.0,
                     ls=":",
-                    marker="o",
+                    marker="o" if len(th) <= 12 else None,
                     ms=3,
                     label=f"theory ({th['formula'].iloc[0]})",
                 )
@@ -391,14 +451,23 @@ def survival_figure(result, theory: pd.DataFrame | None = None):
         if _spans_decades(values):
             ax.set_yscale("log", nonpositive="mask")
             top = np.nanmax(values)
-            ax.set_ylim(max(np.nanmin(values[values > 0]), top * 1e-12), top * 3)
+            ax.set_ylim(max(np.nanmin(values[values > 0]), top * 1e-12) / 2, top * 3)
         ax.set_xlabel("generation t")
-        ax.set_ylabel("mass (across chains)")
+        ax.set_ylabel("probability mass (across chains)")
         ax.set_title("Tail loss", fontsize="medium")
-        ax.legend(fontsize="x-small", frameon=False, loc="lower right")
+        ax.legend(fontsize="x-small", frameon=False, loc="best")
         sns.despine(ax=ax)
     fig.suptitle(_title(result), fontsize="medium")
     return fig
+
+
+_ITEM = re.compile(r"_\d+(?=[\]\s)=,])")
+_ITEM_SUFFIX = re.compile(r" #\d+$")
+
+
+def _item_group(label: str) -> str:
+    """``E[p_11]`` -> ``E[p_i]``, ``P(p_2 = 0)`` -> ``P(p_i = 0)``, ``X #3`` -> ``X #i``."""
+    return _ITEM_SUFFIX.sub(" #i", _ITEM.sub("_i", label))
 
 
 @_styled
@@ -415,8 +484,11 @@ def zscore_figure(table: pd.DataFrame, title: str | None = None):
     lim = max(thr * 1.3, float(np.nanmax(finite)) * 1.1 if finite.notna().any() else 0, 1.0)
     df["z_shown"] = df["z"].clip(-lim, lim)
     df["verdict"] = np.where(df["pass"].astype(bool), "pass", "FAIL")
+    if df["quantity"].nunique() > 20:
+        # Per-item rows (E[p_11], Var[p_3], "... #2") share one line per kind of quantity.
+        df["quantity"] = df["quantity"].map(_item_group)
     quantities = list(dict.fromkeys(df["quantity"]))
-    fig, axes = _figure(WIDTH_IN * 0.8, 1.2 + 0.32 * len(quantities))
+    fig, axes = _figure(WIDTH_IN * 0.8, min(1.4 + 0.3 * len(quantities), 9.0))
     ax = axes[0, 0]
     gens = df["generation"].astype(float)
     norm = LogNorm(vmin=max(gens.min(), 1), vmax=max(gens.max(), 2))
@@ -461,7 +533,10 @@ def _axis_values(points, axis):
 
 @_styled
 def sweep_figure(points: list[dict]):
-    """Collapse rate against the first numeric swept axis (other axes: one line each).
+    r"""Collapse rate against the first numeric swept axis (other axes: one line each).
+
+    Left: simulated rate (95% confidence bars) and theory. Right: the gap in standard errors,
+    $z = (\text{simulated} - \text{theory}) / \text{s.e.}$, against the $\pm1.96$ band.
 
     Args:
         points: ``[{"assignment": {...}, "result": RunResult, ...}, ...]``.
@@ -476,22 +551,18 @@ def sweep_figure(points: list[dict]):
     rows = []
     for p in points:
         rate = collapse_rate(p["result"])
-        rows.append(
-            {
-                "x": p["assignment"][x_axis],
-                "group": ", ".join(f"{a.split('.')[-1]}={p['assignment'][a]}" for a in others)
-                or "all",
-                **rate,
-            }
-        )
+        group = ", ".join(f"{a.split('.')[-1]}={p['assignment'][a]}" for a in others)
+        rows.append({"x": p["assignment"][x_axis], "group": group or "all", **rate})
     df = pd.DataFrame(rows)
+    df["z"] = (df["rate"] - df["theory_rate"]) / df["std_error"]
     numeric = _axis_values(points, x_axis)[1]
     if not numeric:
         df["x"] = df["x"].map(str)
-    fig, axes = _figure(4.8, 3.4)
+    has_theory = bool(df["theory_rate"].notna().any())
+    fig, axes = _figure(WIDTH_IN if has_theory else 4.5, 3.3, 1, 2 if has_theory else 1)
     ax = axes[0, 0]
     palette = sns.color_palette("deep", n_colors=max(df["group"].nunique(), 1))
-    for col, (group, sub) in zip(palette, df.groupby("group", sort=False)):
+    for i, (col, (group, sub)) in enumerate(zip(palette, df.groupby("group", sort=False))):
         sub = sub.sort_values("x") if numeric else sub
         ax.errorbar(
             sub["x"],
@@ -502,6 +573,7 @@ def sweep_figure(points: list[dict]):
             ms=4,
             lw=1.2,
             capsize=2,
+            zorder=2,
             label=f"simulated ({group})" if others else "simulated",
         )
         if sub["theory_rate"].notna().any():
@@ -511,10 +583,22 @@ def sweep_figure(points: list[dict]):
                 color="black",
                 ls=":",
                 marker="s",
-                ms=4,
+                ms=8,
                 mfc="none",
+                mew=1.0,
                 lw=1,
-                label="theory" if col == palette[0] else None,
+                zorder=3,
+                label="theory" if i == 0 else None,
+            )
+        if has_theory:
+            axes[0, 1].plot(
+                sub["x"],
+                sub["z"],
+                color=col,
+                marker="o",
+                ms=4,
+                lw=1.0,
+                label=group if others else None,
             )
     short = x_axis.split(".")[-1]
     xname = {
@@ -522,18 +606,34 @@ def sweep_figure(points: list[dict]):
         "alpha": r"fresh-data fraction $\alpha$",
         "temperature": r"sampling temperature $\lambda$",
     }.get(short, short)
-    if numeric and np.all(df["x"] > 0) and (short == "num_samples" or _spans_decades(df["x"], 10)):
-        ax.set_xscale("log")
+    log_x = (
+        numeric and np.all(df["x"] > 0) and (short == "num_samples" or _spans_decades(df["x"], 10))
+    )
     rates = df["rate"].to_numpy()
+    if log_x:
+        ax.set_xscale("log")
     if _spans_decades(np.concatenate([rates, df["theory_rate"].dropna().to_numpy()]), 10):
         ax.set_yscale("log", nonpositive="mask")
     obs = df["observable"].iloc[0]
-    ax.set_xlabel(xname)
-    ax.set_ylabel(f"collapse rate per generation\n(decay of mean {obs})")
     last = int(df["generation"].iloc[0])
-    ax.set_title(f"Collapse rate against {short} (generations 0-{last}, 95% CI)", fontsize="medium")
+    ax.set_xlabel(xname)
+    ax.set_ylabel(f"collapse rate per generation\n(decay of mean {obs}, t = 0..{last})")
+    ax.set_title(f"Collapse rate against {short}", fontsize="medium")
     ax.legend(fontsize="x-small", frameon=False)
     sns.despine(ax=ax)
+    if has_theory:
+        zax = axes[0, 1]
+        zax.axhspan(-1.96, 1.96, color="0.85", lw=0, label="95% band")
+        zax.axhline(0, color="grey", lw=0.6)
+        if log_x:
+            zax.set_xscale("log")
+        top = max(3.0, float(np.nanmax(np.abs(df["z"].to_numpy()))) * 1.2)
+        zax.set_ylim(-top, top)
+        zax.set_xlabel(xname)
+        zax.set_ylabel("(simulated - theory) / s.e.")
+        zax.set_title("Agreement with theory", fontsize="medium")
+        zax.legend(fontsize="x-small", frameon=False)
+        sns.despine(ax=zax)
     return fig
 
 
