@@ -687,7 +687,11 @@ def finalize(run_dir, result, *, false_alarm: float = 1e-3, figures: bool = True
     """
     run_dir = Path(run_dir)
     arrays_sha = atomic_write_bytes(run_dir / ARRAYS, _npz_bytes(_result_arrays(result)))
-    atomic_write_text(run_dir / SUMMARY, result.summary().to_csv(index=False))
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        # Observables that are infinite on some chains (a perplexity, ...) give NaN spreads.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        summary = result.summary()
+    atomic_write_text(run_dir / SUMMARY, summary.to_csv(index=False))
     table = verdict(result, false_alarm)
     write_check_table(run_dir, table)
 
@@ -930,12 +934,20 @@ def verdict_markdown(table) -> str:
     return markdown_table(rows, cols) + "\n\n" + foot
 
 
+FIGURE_TITLES = {
+    "trajectories": "Trajectories against theory",
+    "survival": "Survival and tail loss",
+    "zscores": "Verdict z-scores",
+    "collapse_rate": "Collapse rate across the sweep",
+}
+
+
 def _figure_links(figure_paths, base: Path) -> str:
     lines = []
     for p in figure_paths:
         rel = Path(p).relative_to(base).as_posix()
-        title = Path(p).stem.replace("_", " ")
-        lines.append(f"### {title.capitalize()}\n\n![{title}]({rel})\n")
+        title = FIGURE_TITLES.get(Path(p).stem, Path(p).stem.replace("_", " ").capitalize())
+        lines.append(f"### {title}\n\n![{title}]({rel})\n")
     return "\n".join(lines) if lines else "_No figures (install the `plot` extra)._"
 
 
@@ -1023,6 +1035,7 @@ def sweep_report(experiment, points: list[dict], figure_paths, sweep_dir) -> str
                 "failed": int((~table["pass"].astype(bool)).sum()) if len(table) else 0,
                 "verdict": "PASS" if table.attrs.get("passed") else "**FAIL**",
                 f"rate ({rate['observable']})": rate["rate"],
+                "std error": rate["std_error"],
                 "theory rate": rate["theory_rate"],
                 "report": f"[report]({p['dir']}/{REPORT})",
             }

@@ -389,3 +389,24 @@ def test_categorical_source_from_zipf_generator():
                 )
             )
         )
+
+
+def test_readme_example_is_valid():
+    """The experiment file shown in README.md parses and builds (keeps the README true)."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    start = readme.index("```toml\n") + len("```toml\n")
+    text = readme[start : readme.index("```", start)]
+    import tomllib
+
+    exp = ex.parse_experiment(tomllib.loads(text))
+    runs = ex.validate_experiment(exp)
+    assert len(runs) == 6 and exp.policy == "fresh"
+    assert [sub.seed for _, sub in runs] == list(range(exp.seed, exp.seed + 6))
+
+
+def test_progress_bar_reports_generations_per_second(tmp_path, capsys, reference):
+    cl.run_experiment(RUN, tmp_path / "run", figures=False, progress=True)
+    err = capsys.readouterr().err
+    assert "gen/s" in err and "15/15" in err and "24 chains" in err
