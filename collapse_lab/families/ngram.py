@@ -37,6 +37,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._det import dsum
 from ..family import AbstractFamily
 from ..sampling import SamplingBias
 from ..theory.ngram import stationary_context_law
@@ -128,7 +129,7 @@ class NGramParams(eqx.Module):
     Attributes:
         probs: ``[V**k, W]`` transition rows in the source's layout (see :class:`SourceInfo`).
         corpus_distinct: number of distinct n-grams in the training data this model was fit on
-            (NaN for the source).
+            (for the source: its number of transitions, the most a corpus can contain).
         info: the source's constants (static).
     """
 
@@ -241,14 +242,17 @@ def _check_vocab_order(vocab_size, order):
 # --------------------------------------------------------------------------- JAX helpers
 
 
-def _normalised_cdf(probs):
-    """Row CDFs divided by their own total, so the last positive column (and every zero column
-    after it) is exactly 1.0 and ``u < 1`` always lands on a positive-probability column.
+def _normalised_cdf(weights):
+    """Row CDFs of nonnegative weights divided by their own total, so the last positive column
+    (and every zero column after it) is exactly 1.0 and ``u < 1`` always lands on a
+    positive-probability column.
 
     A zero-probability column j repeats the value of column j - 1, so "the first column whose
-    CDF exceeds u" never selects it.
+    CDF exceeds u" never selects it. The prefix sum is an associative scan of elementwise
+    additions: its bits do not depend on how many chains or devices run beside a chain (XLA's
+    ``cumsum`` may change its summation order with the batch shape).
     """
-    cum = jnp.cumsum(probs, axis=-1)
+    cum = jax.lax.associative_scan(jnp.add, weights, axis=weights.ndim - 1)
     return cum / cum[..., -1:]
 
 
@@ -480,7 +484,8 @@ class NGram(AbstractFamily):
         )
         dt = _float_dtype()
         return NGramParams(
-            probs=jnp.asarray(layout_p, dt), corpus_distinct=jnp.asarray(np.nan, dt), info=info
+            probs=jnp.asarray(layout_p, dt), corpus_distinct=jnp.asarray(float(nnz.sum()), dt),
+            info=info,
         )
 
     def check_source(self, source) -> NGramParams:
@@ -516,12 +521,22 @@ class NGram(AbstractFamily):
                 raise ValueError(f"num_samples * seq_len = {tokens} exceeds {MAX_TABLE}")
 
     # ------------------------------------------------------------------------------ sampling
+    def _sampling_weights(self, probs):
+        """Unnormalised row weights of the (biased) sampling distribution.
+
+        The bias maps act on logits; the weights $e^{l - \\max l}$ need no normalising sum (the
+        CDF is normalised by its own last entry), which keeps the result batch-invariant.
+        """
+        if self.bias.is_identity:
+            return probs
+        logits = jnp.where(probs > 0, jnp.log(jnp.where(probs > 0, probs, 1.0)), -jnp.inf)
+        logits = self.bias(logits)
+        top = jnp.max(logits, axis=-1, keepdims=True)
+        return jnp.where(jnp.isfinite(logits), jnp.exp(logits - top), 0.0)
+
     def _sampling_cdf(self, params):
         """Flat normalised row CDFs of the (biased) sampling distribution."""
-        probs = params.probs
-        if not self.bias.is_identity:
-            probs = self.bias.probs(probs)
-        return _normalised_cdf(probs).reshape(-1)
+        return _normalised_cdf(self._sampling_weights(params.probs)).reshape(-1)
 
     def _tokens_of(self, info, ctx, col):
         if info.support is None:
@@ -534,7 +549,8 @@ class NGram(AbstractFamily):
         width, vocab = info.width, self.vocab_size
         cdf_flat = self._sampling_cdf(params)
         dt = params.probs.dtype
-        start_cdf = _normalised_cdf(jnp.asarray(info.context_law, dt))
+        start = np.cumsum(info.context_law)
+        start_cdf = jnp.asarray(start / start[-1], dt)
         steps = self.seq_len - self.order
         # One uniform block (row 0: start contexts): each random-number call site costs
         # seconds of XLA compile time on CPU.
@@ -610,9 +626,7 @@ class NGram(AbstractFamily):
             )
         from .._multinomial import multinomial
 
-        probs = params.probs
-        if not self.bias.is_identity:
-            probs = self.bias.probs(probs)
+        probs = self._sampling_weights(params.probs)
         trials = jnp.asarray(self.weights_array(), jnp.int32) * jnp.asarray(num_samples, jnp.int32)
         return NGramStats(counts=multinomial(key, trials, probs).astype(jnp.int32))
 
@@ -674,7 +688,8 @@ class NGram(AbstractFamily):
         * ``heldout_cross_entropy`` / ``heldout_perplexity``: on the fixed held-out corpus, under
           the evaluated model (nats per n-gram / its exponential); ``heldout_unseen_fraction``:
           fraction of held-out n-grams with $P_t = 0$.
-        * ``corpus_distinct``: distinct n-grams in the training data (NaN at t = 0).
+        * ``corpus_distinct``: distinct n-grams in the training data (at t = 0: the number of
+          source transitions, the most any corpus can contain).
         * ``tracked_probs``: ``[num_tracked]`` probabilities of fixed transitions.
         * ``model_entropy_rate`` (if ``stationary_iterations > 0``).
         """
@@ -686,36 +701,36 @@ class NGram(AbstractFamily):
         eps = self.eval_smoothing
         pos = p > 0
         logp = jnp.where(pos, jnp.log(jnp.where(pos, p, 1.0)), 0.0)
-        row_entropy = -jnp.sum(p * logp, axis=-1)
+        row_entropy = -dsum(p * logp)
         src = p0 > 0
         logp0 = jnp.where(src, jnp.log(jnp.where(src, p0, 1.0)), 0.0)
         lost = src & ~pos
-        kl_rows = jnp.sum(jnp.where(src & pos, p0 * (logp0 - logp), 0.0), axis=-1)
-        kl_rate = jnp.where(jnp.any(lost), jnp.inf, pi @ kl_rows)
+        kl_rows = dsum(jnp.where(src & pos, p0 * (logp0 - logp), 0.0))
+        kl_rate = jnp.where(jnp.any(lost), jnp.inf, dsum(pi * kl_rows))
         p_eval = (1 - eps) * p + eps / self.vocab_size
         log_eval = jnp.log(jnp.where(p_eval > 0, p_eval, 1.0))
-        kl_eval = pi @ jnp.sum(jnp.where(src, p0 * (logp0 - log_eval), 0.0), axis=-1)
+        kl_eval = dsum(pi * dsum(jnp.where(src, p0 * (logp0 - log_eval), 0.0)))
         idx = jnp.asarray(info.heldout_index)
         cnt = jnp.asarray(info.heldout_count, dt)
         held_p = p.reshape(-1)[idx]
         held_eval = p_eval.reshape(-1)[idx]
-        ce = -jnp.sum(cnt * jnp.log(held_eval)) / info.heldout_total
+        ce = -dsum(cnt * jnp.log(held_eval)) / info.heldout_total
         out = {
-            "entropy_rate": pi @ row_entropy,
+            "entropy_rate": dsum(pi * row_entropy),
             "kl_rate": kl_rate,
             "kl_rate_eval": kl_eval,
             "support": jnp.sum(pos).astype(jnp.int32),
-            "lost_mass": pi @ jnp.sum(jnp.where(lost, p0, 0.0), axis=-1),
-            "heterozygosity": pi @ (1.0 - jnp.sum(p * p, axis=-1)),
+            "lost_mass": dsum(pi * dsum(jnp.where(lost, p0, 0.0))),
+            "heterozygosity": dsum(pi * (1.0 - dsum(p * p))),
             "heldout_cross_entropy": ce,
             "heldout_perplexity": jnp.exp(ce),
-            "heldout_unseen_fraction": jnp.sum(jnp.where(held_p > 0, 0.0, cnt))
+            "heldout_unseen_fraction": dsum(jnp.where(held_p > 0, 0.0, cnt))
             / info.heldout_total,
             "corpus_distinct": params.corpus_distinct,
             "tracked_probs": p.reshape(-1)[jnp.asarray(info.tracked_index)],
         }
         if self.stationary_iterations > 0:
-            out["model_entropy_rate"] = self._model_stationary(params) @ row_entropy
+            out["model_entropy_rate"] = dsum(self._model_stationary(params) * row_entropy)
         return out
 
     def _model_stationary(self, params):
