@@ -394,8 +394,12 @@ def test_smoothed_dense_run_keeps_full_support(transitions):
     assert np.all(np.isfinite(r.observables["kl_rate"]))
 
 
-def test_describe_is_plain_data(fixed_family):
+def test_describe_is_plain_data_and_rebuilds():
     import json
 
-    json.dumps(fixed_family.describe())
-    assert fixed_family.describe()["family"] == "ngram"
+    fam = cl.NGram(V, 1, 0.5, mode="fixed_counts", context_weights=[1, 2, 1, 1, 1, 3],
+                   bias=SamplingBias(temperature=0.8, top_k=3), unseen="backoff")
+    desc = json.loads(json.dumps(fam.describe()))
+    assert desc.pop("family") == "ngram"
+    assert cl.NGram(**desc) == fam
+    assert fam.without_bias().bias.is_identity and fam.without_bias().smoothing == 0.5

@@ -288,7 +288,8 @@ class NGram(AbstractFamily):
         unseen: rule for a context with no n-gram in the training data: ``"keep"`` its previous
             row, ``"uniform"`` (1/V), or ``"backoff"`` to the longest context suffix seen in the
             same data (down to the unigram of next tokens). Applied whatever the smoothing.
-        bias: sampling bias applied to every row before drawing (:class:`SamplingBias`).
+        bias: sampling bias applied to every row before drawing (:class:`SamplingBias`, or
+            its ``describe()`` dict).
         eval_smoothing: $\\varepsilon \\in [0, 1)$ of the *evaluated* model
             $(1-\\varepsilon)P_t + \\varepsilon/V$ used for the held-out cross-entropy and
             ``kl_rate_eval`` only (the generator is unchanged).
@@ -346,6 +347,8 @@ class NGram(AbstractFamily):
         if unseen not in UNSEEN_RULES:
             raise ValueError(f"unseen must be one of {UNSEEN_RULES}, got {unseen!r}")
         bias = SamplingBias() if bias is None else bias
+        if isinstance(bias, dict):  # plain data, as written by describe()
+            bias = SamplingBias(**bias)
         if not isinstance(bias, SamplingBias):
             raise ValueError(f"bias must be a collapse_lab SamplingBias, got {bias!r}")
         e = eval_smoothing
