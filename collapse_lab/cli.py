@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime as _dt
-import json
 import re
 import shutil
 import sys
@@ -134,8 +133,10 @@ def _run_x64(run_dir: Path) -> bool:
 
     manifest = io.read_manifest(run_dir)
     if manifest["kind"] == "sweep":
-        return bool(json.loads((run_dir / io.EXPERIMENT).read_text()).get("x64", False))
-    return bool(json.loads((run_dir / io.CONFIG).read_text()).get("x64", False))
+        return bool(io._read_json(run_dir / io.EXPERIMENT, "sweep experiment").get("x64", False))
+    if manifest["kind"] == "run":
+        return bool(io._read_json(run_dir / io.CONFIG, "run config").get("x64", False))
+    return False
 
 
 def _print_table(table, title: str, max_rows: int | None = None) -> None:
@@ -444,26 +445,41 @@ def _report_finished(out: Path, experiment, result) -> None:
 
 
 # ------------------------------------------------------------------------------------ others
+def _demo_children(run_dir: Path) -> list[Path]:
+    """The saved runs and sweeps inside a demo directory."""
+    from . import io
+
+    return sorted(p for p in run_dir.iterdir() if p.is_dir() and io.is_run_dir(p))
+
+
 def _check(args) -> int:
+    from . import io
+
+    run_dir = Path(args.run_dir)
+    if io.run_kind(run_dir) == "demo":
+        codes = [_check_one(child, args) for child in _demo_children(run_dir)]
+        return max(codes, default=0)
+    return _check_one(run_dir, args)
+
+
+def _check_one(run_dir: Path, args) -> int:
     from . import io
     from .check import check
 
-    run_dir = Path(args.run_dir)
     _set_x64(_run_x64(run_dir))
     overrides = _pairs(args.override, "--override") or None
     if io.run_kind(run_dir) == "sweep":
         pairs = io.load_sweep(run_dir)
-        experiment = io.read_experiment(run_dir)
     else:
         pairs = [({}, io.load(run_dir))]
-        experiment = io.read_experiment(run_dir)
+    experiment = io.read_experiment(run_dir)
     false_alarm = args.false_alarm or (experiment.false_alarm if experiment else 1e-3)
     passed = True
     for assignment, result in pairs:
         table = check(result, false_alarm=false_alarm, overrides=overrides)
         where = f" [{', '.join(f'{k}={v}' for k, v in assignment.items())}]" if assignment else ""
-        title = (
-            _run_title(result) + where + (f"\ntheory overrides: {overrides}" if overrides else "")
+        title = f"{run_dir}: {_run_title(result)}{where}" + (
+            f"\ntheory overrides: {overrides}" if overrides else ""
         )
         _print_table(table, title)
         passed &= bool(table.attrs["passed"])
@@ -474,8 +490,12 @@ def _plot(args) -> int:
     from . import io
 
     run_dir = Path(args.run_dir)
-    _set_x64(_run_x64(run_dir))
     kind = io.run_kind(run_dir)
+    if kind == "demo":
+        for child in _demo_children(run_dir):
+            _plot(argparse.Namespace(**{**vars(args), "run_dir": str(child)}))
+        return 0
+    _set_x64(_run_x64(run_dir))
     experiment = io.read_experiment(run_dir)
     false_alarm = experiment.false_alarm if experiment else 1e-3
     if kind == "sweep":
@@ -506,6 +526,10 @@ def _resume(args) -> int:
     from .experiment import resume
 
     run_dir = Path(args.run_dir)
+    if io.run_kind(run_dir) == "demo":
+        for child in _demo_children(run_dir):
+            _resume(argparse.Namespace(**{**vars(args), "run_dir": str(child)}))
+        return 0
     _set_x64(_run_x64(run_dir))
     experiment = io.read_experiment(run_dir)
     if experiment is None:

@@ -854,6 +854,8 @@ def resume(run_dir, *, progress=None, figures: bool = True):
     run_dir = Path(run_dir)
     kind = io.run_kind(run_dir)
     if kind == "sweep":
+        if io.run_status(run_dir) == "complete":
+            return io.load_sweep(run_dir)
         experiment = io.read_experiment(run_dir)
         out = []
         for index, (assignment, sub) in enumerate(experiment.sub_runs()):
