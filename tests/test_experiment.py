@@ -341,6 +341,7 @@ def test_sweep_runs_every_point_and_resumes(tmp_path):
     import shutil
 
     shutil.rmtree(second)
+    io._write_manifest(tmp_path / "sweep", status="running")  # as a kill would leave it
     again = cl.resume(tmp_path / "sweep", figures=False, progress=False)
     assert_same_result(again[1][1], out[1][1])
 
