@@ -13,9 +13,12 @@ from .experiment import load_experiment as load_experiment
 from .experiment import resume as resume
 from .experiment import run_experiment as run_experiment
 from .families import FAMILIES as FAMILIES
+from .families import Categorical as Categorical
 from .families import Gaussian as Gaussian
 from .families import NGram as NGram
 from .families import random_markov_source as random_markov_source
+from .families import zipf as zipf
+from .families import zipf_mandelbrot as zipf_mandelbrot
 from .family import AbstractFamily as AbstractFamily
 from .io import load as load
 from .io import load_sweep as load_sweep

@@ -296,7 +296,9 @@ def _binomial_split(k0, k1, counter, n, w_left, w_right):
     ok = (total > 0) & (n > 0)
     q = jnp.where(ok, small / jnp.where(ok, total, 1.0), 0.0)
     q = jnp.clip(q, 0.0, 0.5)
-    x = _binomial_small(k0, k1, counter, n.astype(q.dtype), q).astype(jnp.int32)
+    # Materialised once: otherwise every consumer fusion re-slices and recomputes them.
+    nq = _materialize(jnp.stack([n.astype(q.dtype), q]))
+    x = _binomial_small(k0, k1, counter, nq[0], nq[1]).astype(jnp.int32)
     return jnp.where(flip, n - x, x)
 
 

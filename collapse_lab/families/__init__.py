@@ -1,12 +1,24 @@
 """Model families: one module per family."""
 
+from .categorical import (
+    Categorical,
+    CategoricalParams,
+    CategoricalStats,
+    zipf,
+    zipf_mandelbrot,
+)
 from .gaussian import Gaussian, GaussianParams, GaussianStats
 from .ngram import NGram, NGramParams, NGramStats, random_markov_source
 
-FAMILIES = {"gaussian": Gaussian, "ngram": NGram}
+FAMILIES = {"gaussian": Gaussian, "categorical": Categorical, "ngram": NGram}
 
 __all__ = [
     "FAMILIES",
+    "Categorical",
+    "CategoricalParams",
+    "CategoricalStats",
+    "zipf",
+    "zipf_mandelbrot",
     "Gaussian",
     "GaussianParams",
     "GaussianStats",

@@ -1,0 +1,202 @@
+"""Calibrated simulation-vs-theory tests of the categorical (Wright-Fisher) family.
+
+Every test runs independent chains with a fixed key and calls ``check()`` (z across chains,
+fourth-moment z for variances, exact binomial tests for probabilities; Bonferroni inside a
+table). False-failure rate of each positive check: its ``false_alarm`` argument (1e-3 unless
+stated). Each has a negative control on the same chains: a deliberately wrong theory input
+(``overrides=...``) that must make at least one exact row fail. Shapes are few (vocab 20 or
+200) and the exact path (cost independent of n) is used for sweeps.
+"""
+
+from __future__ import annotations
+
+import jax
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import collapse_lab as cl
+from collapse_lab.sampling import SamplingBias
+
+VOCAB = 20
+CHAINS = 2000
+GENERATIONS = 20  # vocab 20, 2,000 chains, 20 generations: kernels shared with test_categorical
+
+
+def run(family, probs, *, n, generations, policy=None, chains=CHAINS, seed=0, method="exact"):
+    return cl.run_chains(
+        jax.random.key(seed),
+        family,
+        family.source(probs),
+        policy=policy,
+        num_chains=chains,
+        num_generations=generations,
+        num_samples=n,
+        method=method,
+    )
+
+
+def assert_all_pass(table, formulas=()):
+    assert len(table) > 0
+    failed = table[~table["pass"]]
+    assert failed.empty, cl.format_table(failed)
+    for formula in formulas:
+        assert formula in set(table["formula"]), f"no {formula} row"
+
+
+def assert_rejected(table):
+    assert not table[table["exact"]]["pass"].all(), "the wrong theory was not rejected"
+
+
+@pytest.fixture(scope="module")
+def zipf_run():
+    """Zipf(1.1) over 200 categories, n = 200, 2,000 chains, 50 generations (exact path)."""
+    return run(cl.Categorical(200), cl.zipf(1.1, 200), n=200, generations=50)
+
+
+def test_replace_exact_rows(zipf_run):
+    """W1, W2, W3, W5, W6 rows (survivors, lost mass, heterozygosity, variances, losses) pass.
+
+    False-failure rate 1e-3. Negative control: n = 150 in the theory is rejected.
+    """
+    table = cl.check(zipf_run)
+    assert_all_pass(table, formulas=("W1", "W2", "W3", "W5", "W6"))
+    for obs in ("support_size", "lost_mass", "heterozygosity"):
+        assert (table["observable"] == obs).sum() >= 5
+    assert (table["statistic"] == "z (variance)").sum() >= 20
+    assert_rejected(cl.check(zipf_run, overrides={"num_samples": 150}))
+
+
+def test_sample_path_replace_rows():
+    """The literal sample path passes the same rows (vocab 20, n = 50, 2,000 chains).
+
+    False-failure rate 1e-3. Negative control: n = 30 is rejected.
+    """
+    result = run(
+        cl.Categorical(VOCAB),
+        cl.zipf(1.1, VOCAB),
+        n=50,
+        generations=GENERATIONS,
+        method="sample",
+        seed=1,
+    )
+    assert_all_pass(cl.check(result), formulas=("W2", "W3", "W5"))
+    assert_rejected(cl.check(result, overrides={"num_samples": 30}))
+
+
+def test_accumulate_rows():
+    """X5 (moments, permanent losses after the first batch) pass; n = 30 is rejected.
+
+    False-failure rate 1e-3.
+    """
+    result = run(
+        cl.Categorical(VOCAB),
+        cl.zipf(1.1, VOCAB),
+        n=40,
+        generations=GENERATIONS,
+        policy=cl.Accumulate(),
+        seed=2,
+    )
+    assert_all_pass(cl.check(result), formulas=("X5", "W6"))
+    assert_rejected(cl.check(result, overrides={"num_samples": 30}))
+
+
+def test_fresh_rows():
+    """X1 with a quarter of fresh real data passes; ignoring the fresh data is rejected.
+
+    False-failure rate 1e-3.
+    """
+    result = run(
+        cl.Categorical(VOCAB),
+        cl.zipf(1.1, VOCAB),
+        n=40,
+        generations=GENERATIONS,
+        policy=cl.Fresh(0.25),
+        seed=3,
+    )
+    assert_all_pass(cl.check(result), formulas=("X1",))
+    assert_rejected(cl.check(result, overrides={"alpha": 0.0}))
+
+
+def test_smoothing_rows():
+    """Exact smoothing recursions pass; the unsmoothed theory is rejected (1e-3)."""
+    result = run(
+        cl.Categorical(VOCAB, smoothing=0.5),
+        cl.zipf(1.1, VOCAB),
+        n=40,
+        generations=GENERATIONS,
+        seed=4,
+    )
+    assert_all_pass(cl.check(result), formulas=("Smoothing",))
+    assert_rejected(cl.check(result, overrides={"smoothing": 0.0}))
+
+
+def test_top_k_rows_every_generation():
+    """Top-k alone: Wright-Fisher from the renormalised top-k at every generation (1e-3);
+    the unbiased theory is rejected."""
+    fam = cl.Categorical(VOCAB, bias=SamplingBias(top_k=5))
+    result = run(fam, cl.zipf(1.1, VOCAB), n=40, generations=GENERATIONS, seed=5)
+    table = cl.check(result)
+    assert_all_pass(table, formulas=("W5",))
+    assert table["generation"].max() == GENERATIONS
+    assert_rejected(cl.check(result, overrides={"bias": SamplingBias()}))
+
+
+def test_temperature_first_generation_rows_and_fresh_real_data():
+    """Temperature 0.7 with fresh real data: the exact generation-1 mixture rows pass (1e-3);
+    theory that applies the bias to the fresh draws too, or ignores it, is rejected."""
+    fam = cl.Categorical(VOCAB, bias=SamplingBias(temperature=0.7))
+    result = run(fam, cl.zipf(1.1, VOCAB), n=40, generations=2, policy=cl.Fresh(0.5), seed=6)
+    table = cl.check(result)
+    assert_all_pass(table)
+    assert set(table["generation"]) == {1}
+    assert_rejected(cl.check(result, overrides={"bias": SamplingBias()}))
+    assert_rejected(cl.check(result, overrides={"alpha": 0.0}))
+
+
+def test_deterministic_map_rows_at_large_n():
+    """Temperature 0.9 at n = 20,000: the approximate deterministic-map rows (5 % band) pass;
+    a wrong temperature (0.8) falls outside the band. False-failure rate 1e-3."""
+    fam = cl.Categorical(VOCAB, bias=SamplingBias(temperature=0.9))
+    result = run(fam, cl.zipf(1.1, VOCAB), n=20_000, generations=GENERATIONS, seed=7)
+    table = cl.check(result)
+    assert_all_pass(table, formulas=("Maps",))
+    wrong = cl.check(result, overrides={"bias": SamplingBias(temperature=0.8)})
+    assert not wrong[wrong["formula"] == "Maps"]["pass"].all()
+
+
+def test_fixation_time_exact_and_diffusion():
+    """Three types, n = 12, until every chain has fixed (sample path): the exact
+    composition-chain mean fixation time passes (1e-3) and the Littler diffusion value is within
+    its 12 % band; n = 14 in the theory is rejected."""
+    result = run(cl.Categorical(3), [0.5, 0.3, 0.2], n=12, generations=400, seed=8, method="sample")
+    table = cl.check(result, overrides={"generations": [1, 5, 400]})
+    assert_all_pass(table, formulas=("W8", "W7a"))
+    assert_rejected(cl.check(result, overrides={"num_samples": 14, "generations": [400]}))
+
+
+@settings(max_examples=10)
+@given(
+    n=st.integers(10, 400),
+    alpha=st.sampled_from([0.0, 0.1, 0.3, 0.6]),
+    exponent_index=st.integers(0, 2),
+    t=st.integers(1, 20),
+)
+def test_hypothesis_sweep_exact_path(n, alpha, exponent_index, t):
+    """Exact rows pass for random (n, alpha, source exponent, generation) on the exact path.
+
+    One kernel per policy kind (n and the fresh share are data, the source only changes
+    arrays). False-failure rate: 1e-4 per example (about 1e-3 over the sweep).
+    """
+    exponent = (0.5, 1.1, 2.0)[exponent_index]
+    policy = cl.Replace() if alpha == 0 else cl.Fresh(alpha)
+    result = run(
+        cl.Categorical(VOCAB),
+        cl.zipf(exponent, VOCAB),
+        n=n,
+        generations=GENERATIONS,
+        policy=policy,
+        seed=n,
+    )
+    table = cl.check(result, false_alarm=1e-4, overrides={"generations": sorted({1, t})})
+    assert_all_pass(table)
