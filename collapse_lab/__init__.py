@@ -27,6 +27,9 @@ from .policies import Accumulate as Accumulate
 from .policies import Fresh as Fresh
 from .policies import Replace as Replace
 from .prediction import Prediction as Prediction
+from .reduce import ReducedResult as ReducedResult
+from .reduce import run_reduced as run_reduced
+from .sampling import SamplingBias as SamplingBias
 
 try:
     __version__ = version("collapse_lab")

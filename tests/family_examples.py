@@ -20,7 +20,31 @@ def gaussian_3d():
     return fam, fam.source([0.0, 1.0, 2.0], cov), 8
 
 
+def categorical():
+    fam = cl.Categorical(50, bias=cl.SamplingBias(temperature=0.9, top_p=0.95))
+    return fam, fam.source(cl.zipf(1.1, 50)), 40
+
+
+def ngram_fixed():
+    import jax
+
+    p = cl.random_markov_source(jax.random.key(0), vocab_size=12, order=1, support_size=5)
+    fam = cl.NGram(12, 1, mode="fixed_counts")
+    return fam, fam.source(jax.random.key(1), p, heldout_sequences=4, heldout_seq_len=50), 6
+
+
+def ngram_corpus():
+    import jax
+
+    p = cl.random_markov_source(jax.random.key(0), vocab_size=12, order=1, support_size=5)
+    fam = cl.NGram(12, 1, mode="corpus", seq_len=20)
+    return fam, fam.source(jax.random.key(1), p, heldout_sequences=4, heldout_seq_len=50), 3
+
+
 EXAMPLES = {
     "gaussian": gaussian_1d,
     "gaussian-3d": gaussian_3d,
+    "categorical": categorical,
+    "ngram": ngram_fixed,
+    "ngram-corpus": ngram_corpus,
 }
