@@ -300,7 +300,7 @@ def run_generations(config: RunConfig, params, pool, start: int, stop: int):
     c = config.num_chains
     sharding = chain_sharding()
     ndev = 1 if sharding is None else sharding.mesh.size
-    total = padded_chain_count(c, ndev)
+    total = padded_chain_count(c, ndev, getattr(config.family, "chain_align", CHAIN_ALIGN))
     keys = chain_keys(config.key(), 0, total)
     args = _pad_chains((keys, params, pool), total)
     if sharding is not None:
@@ -319,8 +319,10 @@ def run_generations(config: RunConfig, params, pool, start: int, stop: int):
 CHAIN_ALIGN = 64
 
 
-def padded_chain_count(num_chains: int, num_devices: int = 1) -> int:
-    unit = CHAIN_ALIGN * num_devices
+def padded_chain_count(num_chains: int, num_devices: int = 1, align: int = CHAIN_ALIGN) -> int:
+    # A family may set a class attribute ``chain_align`` (e.g. the transformer, whose chains are
+    # too costly to pad to 64 and whose per-chain arrays are already SIMD-width multiples).
+    unit = align * num_devices
     return -(-num_chains // unit) * unit
 
 

@@ -10,6 +10,10 @@ from .categorical import (
 from .gaussian import Gaussian, GaussianParams, GaussianStats
 from .ngram import NGram, NGramParams, NGramStats, random_markov_source
 
+# Not in FAMILIES: its source is built from an n-gram source, not from plain family arguments,
+# and it is too slow for the every-family contract/sharding tests (see theory/transformer.md).
+from .transformer import Transformer, TransformerParams, TransformerStats
+
 FAMILIES = {"gaussian": Gaussian, "categorical": Categorical, "ngram": NGram}
 
 __all__ = [
@@ -26,4 +30,7 @@ __all__ = [
     "NGramParams",
     "NGramStats",
     "random_markov_source",
+    "Transformer",
+    "TransformerParams",
+    "TransformerStats",
 ]
