@@ -17,9 +17,10 @@ assert len(jax.devices()) == int(sys.argv[1]), jax.devices()
 out = {}
 for name, make in EXAMPLES.items():
     fam, src, n = make()
+    # one compiled shape per family and method: 4 generations in chunks of 2
     for method in ("sample", "exact") if fam.has_exact else ("sample",):
         r = cl.run_chains(jax.random.key(5), fam, src, policy=cl.Fresh(0.25), num_chains=70,
-                          num_generations=6, num_samples=n, method=method, chunk_size=4)
+                          num_generations=4, num_samples=n, method=method, chunk_size=2)
         for k, v in r.observables.items():
             out[f"{name}/{method}/{k}"] = v
 np.savez(sys.argv[2], **out)

@@ -104,8 +104,13 @@ def test_schedule_and_temperature():
     assert not wrong.attrs["passed"]
 
 
-@pytest.mark.parametrize("estimator", ["mle", "unbiased"])
-@pytest.mark.parametrize("method", ["sample", "exact"])
+@pytest.mark.parametrize(
+    "estimator,method",
+    [("mle", "exact"),
+     pytest.param("unbiased", "exact", marks=pytest.mark.slow),
+     pytest.param("mle", "sample", marks=pytest.mark.slow),
+     pytest.param("unbiased", "sample", marks=pytest.mark.slow)],
+)
 def test_float32_precision_over_10000_generations(estimator, method):
     """log sigma^2 follows its exact law at t = 10,000 (n = 10, float32) and never freezes."""
     fam = cl.Gaussian(dim=1, estimator=estimator)
@@ -132,6 +137,7 @@ def test_float32_precision_over_10000_generations(estimator, method):
 POLICIES = {"replace": cl.Replace, "accumulate": cl.Accumulate}
 
 
+@pytest.mark.slow
 @settings(max_examples=8)
 @given(
     n=st.integers(3, 40),
