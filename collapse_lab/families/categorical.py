@@ -33,7 +33,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._det import dsum
 from .._multinomial import MAX_TRIALS, multinomial
 from ..family import AbstractFamily
 from ..sampling import NEG_INF, SamplingBias
@@ -48,6 +47,22 @@ MAX_POOL = 2**31 - 1  # int32 counts: the accumulated pool must stay below this
 
 def _float_dtype():
     return jnp.result_type(float)
+
+
+def _tree_sum(x):
+    """Sum over the last axis by a fixed pairwise tree (bit-identical for any chain batch).
+
+    Like :func:`collapse_lab._det.dsum`, but with strided halves on a zero-padded power of two:
+    one add per level, which keeps compile time small for vocabularies of 10^5 (several sums
+    are stacked into one call).
+    """
+    size = x.shape[-1]
+    width = 1 << max(0, (size - 1).bit_length())
+    if width > size:
+        x = jnp.concatenate([x, jnp.zeros(x.shape[:-1] + (width - size,), x.dtype)], axis=-1)
+    while x.shape[-1] > 1:
+        x = x[..., 0::2] + x[..., 1::2]
+    return x[..., 0]
 
 
 def _is_int(x):
@@ -305,7 +320,7 @@ class Categorical(AbstractFamily):
         logits = jnp.where(p > 0, jnp.log(jnp.where(p > 0, p, 1.0)), NEG_INF)
         logits = self.bias(logits)
         e = jnp.exp(logits - jnp.max(logits))
-        return e / dsum(e)
+        return e / _tree_sum(e)
 
     # ------------------------------------------------------------------------------ sampling
     def sample(self, key, params: CategoricalParams, num_samples: int) -> jax.Array:
@@ -364,7 +379,7 @@ class Categorical(AbstractFamily):
     def estimate(self, key, stats: CategoricalStats, params: CategoricalParams):
         del key  # closed-form fit: the counts themselves
         counts = stats.counts
-        total_float = dsum(counts.astype(jnp.float32))
+        total_float = _tree_sum(counts.astype(jnp.float32))
         overflow = (total_float >= MAX_POOL) | jnp.any(counts < 0)
         total = jnp.where(overflow, -1, jnp.sum(counts))
         generation = params.generation + 1
@@ -411,14 +426,26 @@ class Categorical(AbstractFamily):
             for j in range(len(TAIL_FRACTIONS))
         ]
         support = jnp.sum(positive.astype(jnp.int32))
+        sums = _tree_sum(
+            jnp.stack(
+                [
+                    jnp.where(positive, p * jnp.log(safe), 0.0),
+                    jnp.where(positive, 0.0, p0),
+                    p * p,
+                    jnp.where(positive, p * log_ratio, 0.0),
+                    jnp.where(tails[0], p, 0.0),
+                    jnp.where(tails[1], p, 0.0),
+                ]
+            )
+        )
         return {
-            "entropy": -dsum(jnp.where(positive, p * jnp.log(safe), 0.0)),
+            "entropy": -sums[0],
             "support_size": support,
-            "lost_mass": dsum(jnp.where(positive, 0.0, p0)),
-            "heterozygosity": 1.0 - dsum(p * p),
-            "kl_to_source": dsum(jnp.where(positive, p * log_ratio, 0.0)),
-            "tail_mass_1pct": dsum(jnp.where(tails[0], p, 0.0)),
-            "tail_mass_10pct": dsum(jnp.where(tails[1], p, 0.0)),
+            "lost_mass": sums[1],
+            "heterozygosity": 1.0 - sums[2],
+            "kl_to_source": sums[3],
+            "tail_mass_1pct": sums[4],
+            "tail_mass_10pct": sums[5],
             "max_prob": jnp.max(p),
             "fixed": (support == 1).astype(dt),
             "fixation_generation": params.fixation_generation,
