@@ -15,6 +15,7 @@ from .experiment import run_experiment as run_experiment
 from .families import FAMILIES as FAMILIES
 from .families import Categorical as Categorical
 from .families import Gaussian as Gaussian
+from .families import GaussianMixture as GaussianMixture
 from .families import NGram as NGram
 from .families import Transformer as Transformer
 from .families import random_markov_source as random_markov_source

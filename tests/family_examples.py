@@ -41,10 +41,24 @@ def ngram_corpus():
     return fam, fam.source(jax.random.key(1), p, heldout_sequences=4, heldout_seq_len=50), 3
 
 
+def gaussian_mixture_em():
+    fam = cl.GaussianMixture(2, 2, num_em_steps=3, num_heldout=4)
+    means = np.array([[-4.0, 0.0], [4.0, 1.0]])
+    cov = np.array([[[1.0, 0.3], [0.3, 0.5]], [[0.5, 0.0], [0.0, 1.0]]])
+    return fam, fam.source([0.7, 0.3], means, cov), 12
+
+
+def gaussian_mixture_oracle():
+    fam = cl.GaussianMixture(3, 1, oracle_assignments=True, num_heldout=4)
+    return fam, fam.source([0.6, 0.3, 0.1], [-10.0, 0.0, 10.0], [1.0, 2.0, 0.5]), 10
+
+
 EXAMPLES = {
     "gaussian": gaussian_1d,
     "gaussian-3d": gaussian_3d,
     "categorical": categorical,
     "ngram": ngram_fixed,
     "ngram-corpus": ngram_corpus,
+    "gaussian_mixture": gaussian_mixture_em,
+    "gaussian_mixture-oracle": gaussian_mixture_oracle,
 }

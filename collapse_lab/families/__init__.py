@@ -8,13 +8,24 @@ from .categorical import (
     zipf_mandelbrot,
 )
 from .gaussian import Gaussian, GaussianParams, GaussianStats
+from .mixture import (
+    GaussianMixture,
+    MixtureComponentStats,
+    MixtureParams,
+    MixtureSampleBuffer,
+)
 from .ngram import NGram, NGramParams, NGramStats, random_markov_source
 
 # Not in FAMILIES: its source is built from an n-gram source, not from plain family arguments,
 # and it is too slow for the every-family contract/sharding tests (see theory/transformer.md).
 from .transformer import Transformer, TransformerParams, TransformerStats
 
-FAMILIES = {"gaussian": Gaussian, "categorical": Categorical, "ngram": NGram}
+FAMILIES = {
+    "gaussian": Gaussian,
+    "categorical": Categorical,
+    "ngram": NGram,
+    "gaussian_mixture": GaussianMixture,
+}
 
 __all__ = [
     "FAMILIES",
@@ -26,6 +37,10 @@ __all__ = [
     "Gaussian",
     "GaussianParams",
     "GaussianStats",
+    "GaussianMixture",
+    "MixtureComponentStats",
+    "MixtureParams",
+    "MixtureSampleBuffer",
     "NGram",
     "NGramParams",
     "NGramStats",
