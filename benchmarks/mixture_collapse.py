@@ -150,8 +150,10 @@ def plot(path, t, curves, theo):
     for name, c in curves.items():
         mean, se = c["var"]
         ax.plot(t, mean, color=colors[name], label=labels[name], lw=1.2)
-        ax.fill_between(t, np.maximum(mean - 2 * se, 1e-12), mean + 2 * se,
-                        color=colors[name], alpha=0.2)
+        low = mean - 2 * se
+        # on the log axis, draw the band only where its lower edge is positive
+        ax.fill_between(t, np.where(low > 0, low, np.nan), np.where(low > 0, mean + 2 * se,
+                        np.nan), color=colors[name], alpha=0.2)
     ax.plot(t, theo["var"], color="black", lw=1.5, label="exact theory (M4)")
     ax.plot(t, theo["rule_var"], color="grey", ls="--", lw=1.2, label="rule of thumb n w (RT)")
     ax.set_yscale("log")
