@@ -10,8 +10,9 @@ import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
-import collapse_lab as cl  # noqa: E402
 from family_examples import EXAMPLES  # noqa: E402
+
+import collapse_lab as cl  # noqa: E402
 
 assert len(jax.devices()) == int(sys.argv[1]), jax.devices()
 out = {}

@@ -3,10 +3,10 @@
 import jax
 import numpy as np
 import pytest
+from family_examples import EXAMPLES
 
 import collapse_lab as cl
 from collapse_lab import chain
-from family_examples import EXAMPLES
 
 CASES = [
     (name, method)

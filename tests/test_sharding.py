@@ -6,9 +6,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from family_examples import EXAMPLES
 
 import collapse_lab as cl
-from family_examples import EXAMPLES
 
 HERE = Path(__file__).resolve().parent
 
