@@ -7,6 +7,7 @@ into a row of the verdict table with a statistic of known null law.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 KINDS = ("mean", "variance", "probability", "quantile")
 TRANSFORMS = (None, "sqrt", "log")
@@ -54,6 +55,26 @@ class Prediction:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
         if self.transform not in TRANSFORMS:
             raise ValueError(f"transform must be one of {TRANSFORMS}, got {self.transform!r}")
+
+
+def add_prediction(rows, doc, observable, generation, kind, value, label, formula, **kw):
+    """Append a :class:`Prediction` to ``rows`` when ``value`` is finite.
+
+    ``reference`` is ``f"{doc}#{formula.lower()}"``; extra keywords go to :class:`Prediction`.
+    """
+    if math.isfinite(float(value)):
+        rows.append(
+            Prediction(
+                observable=observable,
+                generation=int(generation),
+                kind=kind,
+                predicted=float(value),
+                label=label,
+                formula=formula,
+                reference=f"{doc}#{formula.lower()}",
+                **kw,
+            )
+        )
 
 
 def default_generations(num_generations: int) -> list[int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..prediction import Prediction, default_generations
+from ..prediction import Prediction, add_prediction, default_generations
 from ..theory import gaussian as th
 
 # A mean of exp(Y) is only tested where Var[Y] <= this (log-normal-like tails; catalogue T1).
@@ -35,19 +35,7 @@ def gaussian_predictions(family, config, overrides: dict) -> list[Prediction]:
     rows: list[Prediction] = []
 
     def add(obs, t, kind, value, label, formula, **kw):
-        if np.isfinite(value):
-            rows.append(
-                Prediction(
-                    observable=obs,
-                    generation=int(t),
-                    kind=kind,
-                    predicted=float(value),
-                    label=label,
-                    formula=formula,
-                    reference=f"{DOC}#{formula.lower()}",
-                    **kw,
-                )
-            )
+        add_prediction(rows, DOC, obs, t, kind, value, label, formula, **kw)
 
     kind = policy.name
     alpha = float(overrides.get("alpha", getattr(policy, "alpha", 0.0)))

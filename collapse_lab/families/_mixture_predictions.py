@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..prediction import Prediction, default_generations
+from ..prediction import Prediction, add_prediction, default_generations
 from ..theory import mixture as th
 
 DOC = "theory/mixture.md"
@@ -95,21 +95,8 @@ def mixture_predictions(family, config, overrides: dict) -> list[Prediction]:
     rows: list[Prediction] = []
 
     def add(obs, t, kind, value, label, formula, tol_key, **kw):
-        if np.isfinite(value):
-            rows.append(
-                Prediction(
-                    observable=obs,
-                    generation=int(t),
-                    kind=kind,
-                    predicted=float(value),
-                    label=label,
-                    formula=formula,
-                    reference=f"{DOC}#{formula.lower()}",
-                    exact=exact,
-                    rel_tol=0.0 if exact else EM_REL_TOL[tol_key],
-                    **kw,
-                )
-            )
+        add_prediction(rows, DOC, obs, t, kind, value, label, formula, exact=exact,
+                       rel_tol=0.0 if exact else EM_REL_TOL[tol_key], **kw)
 
     def testable(p):
         return min(p, 1 - p) * num_chains >= 1

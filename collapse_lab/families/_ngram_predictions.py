@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..prediction import Prediction, default_generations
+from ..prediction import Prediction, add_prediction, default_generations
 from ..theory import ngram as th
 
 DOC = "theory/ngram.md"
@@ -23,19 +23,7 @@ CORPUS_REL_TOL = 0.02
 
 
 def _add(rows, obs, t, kind, value, label, formula, **kw):
-    if np.isfinite(value):
-        rows.append(
-            Prediction(
-                observable=obs,
-                generation=int(t),
-                kind=kind,
-                predicted=float(value),
-                label=label,
-                formula=formula,
-                reference=f"{DOC}#{formula.lower()}",
-                **kw,
-            )
-        )
+    add_prediction(rows, DOC, obs, t, kind, value, label, formula, **kw)
 
 
 def ngram_predictions(family, config, overrides: dict) -> list[Prediction]:
