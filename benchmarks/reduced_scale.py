@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import resource
 import subprocess
 import sys
@@ -80,10 +81,17 @@ def main(argv=None):
             results.append(dict(spec, error=proc.stderr.strip().splitlines()[-1:]))
             continue
         r = json.loads(proc.stdout.strip().splitlines()[-1])
+        r["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        r["machine"] = f"{os.cpu_count()} CPU cores, {platform.platform()}"
         results.append(r)
         print(f"{r['family']}: {r['chains']} x {r['generations']}: {r['seconds']:.0f} s, "
               f"{r['chain_generations_per_s']:.3g} chain-gen/s, peak RSS {r['peak_rss_mb']:.0f} MB,"
               f" check {'PASS' if r['check_passed'] else 'FAIL'} ({r['check_rows']} rows)")
+    # Keep the other families' earlier results when only some were run (--only).
+    if os.path.exists(args.out) and not args.quick:
+        with open(args.out) as f:
+            ran = {r["family"] for r in results}
+            results = [r for r in json.load(f) if r.get("family") not in ran] + results
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(results, f, indent=2, default=str)

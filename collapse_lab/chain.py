@@ -223,11 +223,46 @@ def make_step(family: AbstractFamily, plan: _Plan, source):
 TRACE_COUNTS: dict[str, int] = {}  # kernel traces per family name (tests count compiles)
 
 
+def map_in_groups(fn, group: int, num_groups):
+    """``vmap(fn)`` over a leading chain axis, evaluated ``group`` chains at a time.
+
+    The chain axis ``[C]`` is viewed as ``[C / group, group]``: a loop over groups of a ``vmap``
+    inside the group. Every matmul then has the same batch size (``group``) whatever the number of
+    chains, so a chain's bits do not depend on it (XLA's CPU matmuls and reductions round
+    differently at different batch sizes). ``num_groups`` must be a traced value: XLA inlines
+    loops with a known trip count of 1, which changes fusion and rounding. Used for families
+    that declare ``chain_align``; across devices it runs inside ``shard_map`` (see ``_kernel``).
+    """
+    inner = jax.vmap(fn)
+    tree_map = jax.tree_util.tree_map
+
+    def grouped(*args):
+        c = jax.tree_util.tree_leaves(args)[0].shape[0]
+        per = c // group
+        args = tree_map(lambda x: x.reshape((per, group) + x.shape[1:]), args)
+        shapes = jax.eval_shape(inner, *tree_map(lambda x: x[0], args))
+        # One spare slot, so that the group axis is never of size 1 (XLA simplifies indexing
+        # into a size-1 axis away, which again changes fusion).
+        args = tree_map(lambda x: jnp.concatenate([x, x[:1]]), args)
+        buffers = tree_map(lambda s: jnp.zeros((per + 1,) + s.shape, s.dtype), shapes)
+
+        def body(i, buffers):
+            out = inner(*tree_map(lambda x: jax.lax.dynamic_index_in_dim(x, i, 0, False), args))
+            return tree_map(lambda b, v: jax.lax.dynamic_update_index_in_dim(b, v, i, 0),
+                            buffers, out)
+
+        out = jax.lax.fori_loop(0, num_groups, body, buffers)
+        return tree_map(lambda b: b[:per].reshape((c,) + b.shape[2:]), out)
+
+    return grouped
+
+
 @functools.lru_cache(maxsize=64)
 def _kernel(family: AbstractFamily, plan: _Plan):
     """Compiled ``[chains] x [generations]`` kernel; cached per (family, plan)."""
+    group = getattr(family, "chain_align", None)
 
-    def run(chain_keys, params, pool, source, ts, n_syn, n_fresh):
+    def run(chain_keys, params, pool, source, ts, n_syn, n_fresh, num_groups):
         TRACE_COUNTS[family.name] = TRACE_COUNTS.get(family.name, 0) + 1
         step = make_step(family, plan, source)
 
@@ -237,7 +272,9 @@ def _kernel(family: AbstractFamily, plan: _Plan):
 
             return jax.lax.scan(body, (params, pool), (ts, n_syn, n_fresh))
 
-        return jax.vmap(one_chain)(chain_keys, params, pool)
+        if group is None:
+            return jax.vmap(one_chain)(chain_keys, params, pool)
+        return map_in_groups(one_chain, group, num_groups)(chain_keys, params, pool)
 
     return jax.jit(run)
 
@@ -281,6 +318,26 @@ def _pad_chains(tree, total):
     return jax.tree_util.tree_map(pad, tree)
 
 
+def _per_device(kernel, sharding, chain_args, shared_args):
+    """Run ``kernel`` once per device on that device's block of chains (asynchronously, so the
+    devices work at the same time) and assemble chain-sharded global arrays."""
+    devices = list(sharding.mesh.devices.flat)
+    total = jax.tree_util.tree_leaves(chain_args)[0].shape[0]
+    block = total // len(devices)
+    outs = []
+    for d, device in enumerate(devices):
+        lo, hi = d * block, (d + 1) * block
+        local = jax.tree_util.tree_map(lambda x, lo=lo, hi=hi: x[lo:hi], chain_args)
+        local = jax.device_put(local, device)
+        outs.append(kernel(*local, *jax.device_put(shared_args, device)))
+
+    def assemble(*parts):
+        shape = (total,) + parts[0].shape[1:]
+        return jax.make_array_from_single_device_arrays(shape, sharding, list(parts))
+
+    return jax.tree_util.tree_map(assemble, *outs)
+
+
 def run_generations(config: RunConfig, params, pool, start: int, stop: int):
     """Advance every chain from generation ``start`` to ``stop`` (one jitted call).
 
@@ -288,24 +345,35 @@ def run_generations(config: RunConfig, params, pool, start: int, stop: int):
     mesh). Chains are padded to a multiple of ``CHAIN_ALIGN`` per device (extra chains are
     valid chains with higher indices, computed and dropped).
     Every chain computes exactly the same operations whatever the layout, so results are
-    bit-identical to a one-device run.
+    bit-identical to a one-device run. Families that declare ``chain_align`` (the transformer)
+    run in fixed groups of that many chains (:func:`map_in_groups`) and, on several devices, as
+    the one-device program per device (local devices only).
 
     Returns ``(params, pool, observables)`` with observables shaped ``[C, stop - start, ...]``.
     """
     plan = _plan(config)
-    kernel = _kernel(config.family, plan)
     ts = jnp.arange(start + 1, stop + 1, dtype=jnp.uint32)
     syn = jnp.asarray(config.synthetic_samples[start:stop], jnp.int32)
     fresh = jnp.asarray(config.fresh_samples[start:stop], jnp.int32)
     c = config.num_chains
     sharding = chain_sharding()
     ndev = 1 if sharding is None else sharding.mesh.size
-    total = padded_chain_count(c, ndev, getattr(config.family, "chain_align", CHAIN_ALIGN))
+    kernel = _kernel(config.family, plan)
+    align = getattr(config.family, "chain_align", None)
+    total = padded_chain_count(c, ndev, align or CHAIN_ALIGN)
     keys = chain_keys(config.key(), 0, total)
     args = _pad_chains((keys, params, pool), total)
-    if sharding is not None:
-        args = jax.device_put(args, sharding)
-    (params, pool), obs = kernel(*args, config.source, ts, syn, fresh)
+    num_groups = jnp.asarray(total // (ndev * (align or 1)), jnp.int32)  # per device; traced
+    if sharding is not None and align is not None and sharding.is_fully_addressable:
+        # Families with matmuls (chain_align): the one-device program on each device's block of
+        # chains. A partitioned (GSPMD or shard_map) program rounded some outputs differently.
+        # (Across hosts the partitioned program is used: identical trajectories up to rounding.)
+        (params, pool), obs = _per_device(kernel, sharding, args,
+                                          (config.source, ts, syn, fresh, num_groups))
+    else:
+        if sharding is not None:
+            args = jax.device_put(args, sharding)
+        (params, pool), obs = kernel(*args, config.source, ts, syn, fresh, num_groups)
     if total == c:
         return params, pool, obs
     drop = lambda tree: jax.tree_util.tree_map(lambda x: x[:c], tree)  # noqa: E731

@@ -1,4 +1,5 @@
-"""Subprocess helper: run every family example on N simulated CPU devices and save the arrays."""
+"""Subprocess helper: run every family example (and a tiny transformer) on N simulated CPU devices
+and save the arrays."""
 
 import os
 import sys
@@ -24,4 +25,15 @@ for name, make in EXAMPLES.items():
                           num_generations=4, num_samples=n, method=method, chunk_size=2)
         for k, v in r.observables.items():
             out[f"{name}/{method}/{k}"] = v
+
+# The transformer (not in FAMILIES: its source is built from an n-gram source). Tiny sizes; 6
+# chains pad to 8 on one device (align 4) and to 4 x 4 on four, so the per-device batch differs.
+ngram_src = cl.NGram(6, 1, mode="corpus", seq_len=8).source(
+    jax.random.key(1), cl.random_markov_source(jax.random.key(0), 6, 1, support_size=3))
+fam = cl.Transformer(6, 8, d_model=8, num_layers=1, num_heads=2, num_train_steps=6, batch_size=8)
+src = fam.source(jax.random.key(2), ngram_src, heldout_sequences=8)
+r = cl.run_chains(jax.random.key(5), fam, src, policy=cl.Fresh(0.25), num_chains=6,
+                  num_generations=2, num_samples=16, chunk_size=1)
+for k, v in r.observables.items():
+    out[f"transformer/sample/{k}"] = v
 np.savez(sys.argv[2], **out)

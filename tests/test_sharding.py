@@ -1,4 +1,4 @@
-"""Bit-identical results on 1 and 4 (simulated) devices, for every family example."""
+"""Bit-identical results on 1 and 4 (simulated) devices, for every family example and the transformer."""
 
 import os
 import subprocess
@@ -30,5 +30,6 @@ def test_one_vs_four_devices_bit_identical(tmp_path):
     four = _run(4, tmp_path / "four.npz")
     assert set(one.files) == set(four.files)
     assert len(one.files) > 0
+    assert any(k.startswith("transformer/") for k in one.files)
     differ = [k for k in one.files if not np.array_equal(one[k], four[k])]
     assert not differ, differ
