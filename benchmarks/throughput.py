@@ -5,7 +5,11 @@ Rates: chain-generations/s and samples/s (tokens/s for the discrete families); `
 is the sample path's samples/s divided by the machine's JAX random-number rate for the numbers
 that path consumes (normals for the Gaussian, uniforms for categorical draws), measured in the
 same run with the same PRNG implementation. Scaling: chains from 10^2 to 10^6 (the largest in
-reduced mode) and n from 10 to 10^6.
+reduced mode) and n from 10 to 10^6. The n-gram (corpus mode, against the NumPy and Python-loop
+baselines of ``ngram_throughput.py``; fixed-counts exact mode), mixture (EM sample path, oracle
+exact path) and transformer families are measured on small representative configurations; the
+mixture and transformer have no NumPy baseline here (EM and training loops would have to be
+written twice), so only their own rates, compile times and peak memory are reported.
 
 Usage: ``python benchmarks/throughput.py [--quick] [--out benchmarks/results/throughput.json]``
 writes JSON (with provenance) and a Markdown table next to it.
@@ -73,6 +77,26 @@ def point(spec: dict) -> dict:
         dt, compile_s = _timed(go, repeat=1 if C * T >= 10**8 else 2)
         out.update(seconds=dt, compile_s=compile_s, chain_generations_per_s=C * T / dt,
                    samples_per_s=C * T * n / dt)
+    elif kind == "family":
+        # The other families: collapse_lab rates only (see FAMILY_BASELINES for n-gram's).
+        fam, src = _family_example(spec["family"], spec.get("vocab", 0))
+
+        def go():
+            r = cl.run_chains(key, fam, src, num_chains=C, num_generations=T, num_samples=n,
+                              method=spec["method"])
+            return jax.block_until_ready(r.observables)
+
+        dt, compile_s = _timed(go, repeat=1)
+        per_gen = spec.get("samples_per_generation", n)
+        out.update(seconds=dt, compile_s=compile_s, chain_generations_per_s=C * T / dt,
+                   samples_per_s=C * T * per_gen / dt)
+    elif kind in ("numpy_ngram", "loop_ngram"):
+        ngram_bench = _load_sibling("ngram_throughput")
+        if kind == "numpy_ngram":
+            r = ngram_bench.numpy_corpus(spec["vocab"], C, T, spec["sequences"], spec["seq_len"])
+        else:
+            r = ngram_bench.python_loop(spec["vocab"], spec["tokens"])
+        out.update(seconds=r["seconds"], samples_per_s=r["tokens_per_s"])
     elif kind == "numpy_gaussian":
         rng = np.random.default_rng(0)
 
@@ -84,6 +108,21 @@ def point(spec: dict) -> dict:
                 zbar = z.mean(axis=1)
                 mu = mu + np.exp(log_s) * zbar
                 log_s = log_s + 0.5 * np.log(np.square(z - zbar[:, None]).sum(axis=1) / n)
+
+        dt, _ = _timed(go, repeat=1)
+        out.update(seconds=dt, chain_generations_per_s=C * T / dt, samples_per_s=C * T * n / dt)
+    elif kind == "numpy_gaussian_exact":
+        # The exact path in NumPy: the refit's mean and chi-square drawn directly (O(1) in n).
+        rng = np.random.default_rng(0)
+
+        def go():
+            mu = np.zeros(C, np.float32)
+            log_s = np.zeros(C, np.float32)
+            for _ in range(T):
+                zbar = rng.standard_normal(C, dtype=np.float32) / np.sqrt(n)
+                chi2 = rng.chisquare(n - 1, C).astype(np.float32)
+                mu = mu + np.exp(log_s) * zbar
+                log_s = log_s + 0.5 * np.log(chi2 / n)
 
         dt, _ = _timed(go, repeat=1)
         out.update(seconds=dt, chain_generations_per_s=C * T / dt, samples_per_s=C * T * n / dt)
@@ -129,6 +168,45 @@ def point(spec: dict) -> dict:
     return out
 
 
+def _load_sibling(name):
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _family_example(name, vocab):
+    """Small representative configurations of the n-gram, mixture and transformer families."""
+    import jax
+
+    import collapse_lab as cl
+
+    if name in ("ngram_corpus", "ngram_fixed"):
+        p = cl.random_markov_source(jax.random.key(1), vocab, 1, support_size=32)
+        if name == "ngram_corpus":
+            fam = cl.NGram(vocab, 1, mode="corpus", seq_len=NGRAM_SEQ_LEN)
+        else:
+            fam = cl.NGram(vocab, 1, mode="fixed_counts")
+        return fam, fam.source(jax.random.key(2), p)
+    if name in ("mixture_em", "mixture_oracle"):
+        oracle = name == "mixture_oracle"
+        fam = cl.GaussianMixture(3, 1, num_em_steps=10, oracle_assignments=oracle)
+        return fam, fam.source([0.5, 0.3, 0.2], [-4.0, 0.0, 4.0], [1.0, 0.5, 2.0])
+    if name == "transformer":
+        p = cl.random_markov_source(jax.random.key(1), vocab, 1, support_size=4)
+        ngram_src = cl.NGram(vocab, 1, mode="corpus", seq_len=32).source(jax.random.key(2), p)
+        fam = cl.Transformer(vocab, 32, d_model=32, num_layers=2, num_heads=2,
+                             num_train_steps=100, batch_size=16)
+        return fam, fam.source(jax.random.key(3), ngram_src, heldout_sequences=32)
+    raise ValueError(f"unknown family example {name!r}")
+
+
+NGRAM_SEQ_LEN = 200
+
+
 def _run_point(spec: dict) -> dict:
     proc = subprocess.run([sys.executable, __file__, "--point", json.dumps(spec)],
                           capture_output=True, text=True, timeout=1800)
@@ -160,7 +238,9 @@ def plan(quick: bool) -> list[dict]:
         {"name": f"categorical loop V={V} n=1000", "kind": "loop_categorical", "vocab": V,
          "chains": max(cc // 50, 2), "generations": ct, "n": 1000},
     ]
-    for n in (10, 1000, 10**6):
+    pts.append({"name": "gaussian numpy exact n=100", "kind": "numpy_gaussian_exact",
+                "chains": C, "generations": T, "n": 100})
+    for n in (10, 100, 1000, 10**6):
         pts.append({"name": f"gaussian exact n={n}", "kind": "gaussian", "method": "exact",
                     "chains": C, "generations": T, "n": n})
     for n in (10, 1000, 10_000):
@@ -170,6 +250,27 @@ def plan(quick: bool) -> list[dict]:
         pts.append({"name": f"categorical exact V={V} n={n} (scaling in n)",
                     "kind": "categorical", "method": "exact", "vocab": V, "chains": cc,
                     "generations": ct, "n": n})
+    # The other families (rates; n-gram also against NumPy and a Python loop).
+    nv, nc, nseq = 200, (16 if quick else 64), 20
+    ntok = nseq * NGRAM_SEQ_LEN
+    pts += [
+        {"name": f"ngram corpus sample V={nv}", "kind": "family", "family": "ngram_corpus",
+         "method": "sample", "vocab": nv, "chains": nc, "generations": 5, "n": nseq,
+         "samples_per_generation": ntok},
+        {"name": f"ngram numpy V={nv}", "kind": "numpy_ngram", "vocab": nv, "chains": nc,
+         "generations": 1, "sequences": nseq, "seq_len": NGRAM_SEQ_LEN},
+        {"name": f"ngram loop V={nv}", "kind": "loop_ngram", "vocab": nv, "tokens": 20_000},
+        {"name": f"ngram fixed-counts exact V={nv}", "kind": "family", "family": "ngram_fixed",
+         "method": "exact", "vocab": nv, "chains": nc * 4, "generations": 20, "n": 100,
+         "samples_per_generation": 100 * nv},
+        {"name": "mixture EM sample K=3", "kind": "family", "family": "mixture_em",
+         "method": "sample", "chains": C // 10, "generations": 20, "n": 1000},
+        {"name": "mixture oracle exact K=3", "kind": "family", "family": "mixture_oracle",
+         "method": "exact", "chains": C // 10, "generations": 20, "n": 1000},
+        {"name": "transformer sample V=16 L=32", "kind": "family", "family": "transformer",
+         "method": "sample", "vocab": 16, "chains": 4 if quick else 8, "generations": 2,
+         "n": 64, "samples_per_generation": 64 * 32},
+    ]
     top = 5 if quick else 6
     for e in range(2, top + 1):
         reduced = e >= 6
@@ -179,8 +280,71 @@ def plan(quick: bool) -> list[dict]:
     return pts
 
 
-def _get(results, name):
-    return next(r for r in results if r["name"] == name)
+def path_table(g: dict) -> list[dict]:
+    """One row per (family, path): ratios to NumPy, to the Python loop and to the RNG rate.
+
+    Every ratio compares samples/s at the same n. The Gaussian exact path is compared with NumPy
+    drawing the same exact law (normal mean, chi-square), the categorical paths with NumPy's
+    multinomial (its fastest exact draw of the counts). ``rng_fraction``: samples/s over the JAX
+    rate of the random numbers a literal sample needs (normals for the Gaussian, uniforms for
+    tokens) -- above 1 for exact paths, which skip the samples.
+    """
+    V = 1000
+    spec = [
+        ("gaussian sample", "gaussian sample n=100", "gaussian numpy n=100",
+         "vectorised standard_normal + refit", "gaussian loop n=100", "rng normal"),
+        ("gaussian exact", "gaussian exact n=100", "gaussian numpy exact n=100",
+         "vectorised normal + chisquare", "gaussian loop n=100", "rng normal"),
+        ("categorical sample", f"categorical sample V={V} n=1000",
+         f"categorical numpy V={V} n=1000", "vectorised multinomial",
+         f"categorical loop V={V} n=1000", "rng uniform"),
+        ("categorical exact", f"categorical exact V={V} n=1000",
+         f"categorical numpy V={V} n=1000", "vectorised multinomial",
+         f"categorical loop V={V} n=1000", "rng uniform"),
+    ]
+    spec.append(("ngram corpus sample", "ngram corpus sample V=200", "ngram numpy V=200",
+                 "vectorised inverse-CDF corpus + bincount", "ngram loop V=200", "rng uniform"))
+    rows = []
+    for path, ours, numpy_name, numpy_desc, loop, rng in spec:
+        if not all(k in g for k in (ours, numpy_name, loop, rng)):
+            continue
+        rate = g[ours]["samples_per_s"]
+        rows.append({"path": path, "n": g[ours]["n"], "rate": rate,
+                     "vs_numpy": rate / g[numpy_name]["samples_per_s"],
+                     "numpy_baseline": numpy_desc,
+                     "vs_python_loop": rate / g[loop]["samples_per_s"],
+                     "rng_fraction": rate / g[rng]["per_s"]})
+    return rows
+
+
+def markdown(meta: dict, results: list, paths: list, ratios: dict) -> str:
+    """The Markdown tables (all measurements, per-path ratios, other ratios)."""
+    ok = [r for r in results if "error" not in r]
+
+    def num(x, fmt):
+        return "-" if x is None or x != x else format(x, fmt)
+
+    lines = [f"Throughput on {meta['machine']} ({meta['backend']}), jax {meta['jax']}, "
+             f"{meta['date']}", "",
+             "| measurement | chains | generations | n | chain-gen/s | samples/s | compile s "
+             "| peak MB |", "|---|---|---|---|---|---|---|---|"]
+    for r in ok:
+        rate = r.get("samples_per_s", r.get("per_s"))
+        lines.append(
+            f"| {r['name']} | {r.get('chains', '')} | {r.get('generations', '')} | "
+            f"{r.get('n', '')} | {num(r.get('chain_generations_per_s'), '.3g')} | "
+            f"{num(rate, '.3g')} | {num(r.get('compile_s'), '.2f')} | {r['peak_rss_mb']:.0f} |")
+    lines += ["", "Sample and exact paths against the baselines measured in the same run (rates "
+              "in samples/s; for an exact path, the n samples it stands for per chain-generation):",
+              "", "| path | n | rate | vs NumPy | NumPy baseline | vs Python loop "
+              "| fraction of JAX RNG rate |", "|---|---|---|---|---|---|---|"]
+    for row in paths:
+        lines.append(f"| {row['path']} | {row['n']} | {row['rate']:.3g} | "
+                     f"{row['vs_numpy']:.3g} | {row['numpy_baseline']} | "
+                     f"{row['vs_python_loop']:.3g} | {row['rng_fraction']:.3g} |")
+    lines += ["", "| ratio | value |", "|---|---|"]
+    lines += [f"| {k} | {v:.3g} |" for k, v in ratios.items()]
+    return "\n".join(lines) + "\n"
 
 
 def main(argv=None):
@@ -188,7 +352,17 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="smaller sizes (smoke run)")
     ap.add_argument("--point", help=argparse.SUPPRESS)
     ap.add_argument("--out", default="benchmarks/results/throughput.json")
+    ap.add_argument("--markdown-only", action="store_true",
+                    help="rewrite the Markdown table from an existing --out JSON")
     args = ap.parse_args(argv)
+    if args.markdown_only:
+        with open(args.out) as f:
+            saved = json.load(f)
+        md = markdown(saved["provenance"], saved["results"], saved["paths"], saved["ratios"])
+        with open(os.path.splitext(args.out)[0] + ".md", "w") as f:
+            f.write(md)
+        print(md)
+        return saved["ratios"]
     if args.point:
         print(json.dumps(point(json.loads(args.point))))
         return None
@@ -206,35 +380,14 @@ def main(argv=None):
               f"peak {r['peak_rss_mb']:8.0f} MB"), flush=True)
     ok = [r for r in results if "error" not in r]
     g = {r["name"]: r for r in ok}
+    paths = path_table(g)
     ratios = {}
     try:
-        s = g["gaussian sample n=100"]
-        ratios["gaussian sample vs numpy"] = (
-            s["samples_per_s"] / g["gaussian numpy n=100"]["samples_per_s"])
-        ratios["gaussian sample vs python loop"] = (
-            s["samples_per_s"] / g["gaussian loop n=100"]["samples_per_s"])
-        ratios["gaussian sample / JAX normal rate"] = s["samples_per_s"] / g["rng normal"]["per_s"]
-        ex = [g[f"gaussian exact n={n}"]["chain_generations_per_s"] for n in (10, 1000, 10**6)]
-        ratios["gaussian exact max/min rate, n=10..1e6"] = max(ex) / min(ex)
-        ratios["gaussian exact vs numpy (chain-gen/s, n=100 numpy)"] = (
+        ex = [g[f"gaussian exact n={n}"]["chain_generations_per_s"] for n in (10, 100, 1000, 10**6)]
+        ratios["gaussian exact max/min chain-gen/s, n=10..1e6"] = max(ex) / min(ex)
+        ratios["gaussian exact / sample chain-gen/s at n=1000 (1,000 chains)"] = (
             g["gaussian exact n=1000"]["chain_generations_per_s"]
-            / g["gaussian numpy n=100"]["chain_generations_per_s"])
-        ratios["gaussian exact vs python loop (chain-gen/s)"] = (
-            g["gaussian exact n=1000"]["chain_generations_per_s"]
-            / g["gaussian loop n=100"]["chain_generations_per_s"])
-    except KeyError:
-        pass
-    V = 1000
-    try:
-        cs = g[f"categorical sample V={V} n=1000"]
-        ce = g[f"categorical exact V={V} n=1000"]
-        cn = g[f"categorical numpy V={V} n=1000"]
-        cloop = g[f"categorical loop V={V} n=1000"]
-        ratios["categorical sample vs numpy"] = cs["samples_per_s"] / cn["samples_per_s"]
-        ratios["categorical exact vs numpy"] = ce["samples_per_s"] / cn["samples_per_s"]
-        ratios["categorical sample vs python loop"] = cs["samples_per_s"] / cloop["samples_per_s"]
-        ratios["categorical exact vs python loop"] = ce["samples_per_s"] / cloop["samples_per_s"]
-        ratios["categorical sample / JAX uniform rate"] = cs["samples_per_s"] / g["rng uniform"]["per_s"]
+            / g["gaussian sample n=1000 (scaling in n)"]["chain_generations_per_s"])
     except KeyError:
         pass
     meta = {
@@ -245,20 +398,9 @@ def main(argv=None):
     }
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out, "w") as f:
-        json.dump({"provenance": meta, "results": results, "ratios": ratios}, f, indent=2)
-    lines = [f"Throughput on {meta['machine']} ({meta['backend']}), jax {meta['jax']}, "
-             f"{meta['date']}", "",
-             "| measurement | chains | generations | n | chain-gen/s | samples/s | compile s "
-             "| peak MB |", "|---|---|---|---|---|---|---|---|"]
-    for r in ok:
-        rate = r.get("samples_per_s", r.get("per_s"))
-        lines.append(
-            f"| {r['name']} | {r.get('chains', '')} | {r.get('generations', '')} | "
-            f"{r.get('n', '')} | {r.get('chain_generations_per_s', float('nan')):.3g} | "
-            f"{rate:.3g} | {r.get('compile_s', float('nan')):.2f} | {r['peak_rss_mb']:.0f} |")
-    lines += ["", "| ratio | value |", "|---|---|"]
-    lines += [f"| {k} | {v:.3g} |" for k, v in ratios.items()]
-    md = "\n".join(lines) + "\n"
+        json.dump({"provenance": meta, "results": results, "paths": paths, "ratios": ratios},
+                  f, indent=2)
+    md = markdown(meta, results, paths, ratios)
     with open(os.path.splitext(args.out)[0] + ".md", "w") as f:
         f.write(md)
     print(md)
