@@ -6,6 +6,8 @@ All baselines are measured in the same run on the same machine:
   of the same total size, same PRNG implementation) -- the ceiling of any literal sample path;
 * ``numpy_vectorised``: a NumPy implementation that draws a ``[chains, n]`` float32 block per
   generation and refits every chain at once (the best one can do without JAX);
+* ``numpy_exact``: NumPy drawing each refit's mean and chi-square directly (the exact path's
+  counterpart);
 * ``python_loop``: one chain at a time, as in the papers' scripts (measured on a few chains and
   reported per chain-generation).
 
@@ -82,6 +84,25 @@ def numpy_vectorised(chains, generations, n, seed=0):
             "samples_per_s": chains * generations * n / dt}
 
 
+def numpy_exact(chains, generations, n, seed=0):
+    """The exact path in NumPy: each refit's mean and chi-square drawn directly (O(1) in n)."""
+    rng = np.random.default_rng(seed)
+
+    def go():
+        mu = np.zeros(chains, np.float32)
+        log_s = np.zeros(chains, np.float32)
+        for _ in range(generations):
+            zbar = rng.standard_normal(chains, dtype=np.float32) / np.sqrt(n)
+            chi2 = rng.chisquare(n - 1, chains).astype(np.float32)
+            mu = mu + np.exp(log_s) * zbar
+            log_s = log_s + 0.5 * np.log(chi2 / n)
+        return log_s
+
+    dt = _best(go, repeat=2)
+    return {"seconds": dt, "chain_generations_per_s": chains * generations / dt,
+            "samples_per_s": chains * generations * n / dt}
+
+
 def python_loop(chains, generations, n, seed=0):
     rng = np.random.default_rng(seed)
 
@@ -114,6 +135,7 @@ def main(argv=None):
     res["jax_normal_rate"] = max(jax_normal_rate(key, (C, n)), jax_normal_rate(key, (C * n,)))
     res["sample"] = collapse_lab_rate(key, C, T, n, "sample")
     res["numpy_vectorised"] = numpy_vectorised(C, T, n)
+    res["numpy_exact"] = numpy_exact(C, T, n)
     loop_chains = max(C // 500, 4)
     res["python_loop"] = python_loop(loop_chains, T, n)
     res["exact"] = {}
@@ -129,6 +151,9 @@ def main(argv=None):
         "sample_fraction_of_jax_normal_rate": s["samples_per_s"] / res["jax_normal_rate"],
         "exact_max_over_min_rate_n10_to_n1e5": max(rates) / min(rates),
         "exact_n1000_vs_sample_path_n1000": None,
+        "exact_vs_numpy_exact_chain_gen_per_s": (
+            ex[str(n)]["chain_generations_per_s"] / res["numpy_exact"]["chain_generations_per_s"]
+            if str(n) in ex else None),
     }
     # The sample path at n=1000 (same chains and generations) for the exact/sample ratio.
     res["sample_n1000"] = collapse_lab_rate(key, C, T, 1000, "sample")
@@ -146,6 +171,7 @@ def main(argv=None):
     print(f"{'path':34s} {'chain-gen/s':>14s} {'samples/s':>14s}")
     print(f"{'JAX normal generation (ceiling)':34s} {'':>14s} {res['jax_normal_rate']:14.3g}")
     for name, r in [(f"collapse_lab sample, n={n}", s), (f"numpy vectorised, n={n}", npv),
+                    (f"numpy exact (normal+chisquare), n={n}", res["numpy_exact"]),
                     (f"python loop, n={n}", loop),
                     ("collapse_lab sample, n=1000", res["sample_n1000"])]:
         print(f"{name:34s} {r['chain_generations_per_s']:14.3g} {r['samples_per_s']:14.3g}")

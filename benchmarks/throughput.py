@@ -97,35 +97,12 @@ def point(spec: dict) -> dict:
         else:
             r = ngram_bench.python_loop(spec["vocab"], spec["tokens"])
         out.update(seconds=r["seconds"], samples_per_s=r["tokens_per_s"])
-    elif kind == "numpy_gaussian":
-        rng = np.random.default_rng(0)
-
-        def go():
-            mu = np.zeros(C, np.float32)
-            log_s = np.zeros(C, np.float32)
-            for _ in range(T):
-                z = rng.standard_normal((C, n), dtype=np.float32)
-                zbar = z.mean(axis=1)
-                mu = mu + np.exp(log_s) * zbar
-                log_s = log_s + 0.5 * np.log(np.square(z - zbar[:, None]).sum(axis=1) / n)
-
-        dt, _ = _timed(go, repeat=1)
-        out.update(seconds=dt, chain_generations_per_s=C * T / dt, samples_per_s=C * T * n / dt)
-    elif kind == "numpy_gaussian_exact":
-        # The exact path in NumPy: the refit's mean and chi-square drawn directly (O(1) in n).
-        rng = np.random.default_rng(0)
-
-        def go():
-            mu = np.zeros(C, np.float32)
-            log_s = np.zeros(C, np.float32)
-            for _ in range(T):
-                zbar = rng.standard_normal(C, dtype=np.float32) / np.sqrt(n)
-                chi2 = rng.chisquare(n - 1, C).astype(np.float32)
-                mu = mu + np.exp(log_s) * zbar
-                log_s = log_s + 0.5 * np.log(chi2 / n)
-
-        dt, _ = _timed(go, repeat=1)
-        out.update(seconds=dt, chain_generations_per_s=C * T / dt, samples_per_s=C * T * n / dt)
+    elif kind in ("numpy_gaussian", "numpy_gaussian_exact", "loop_gaussian"):
+        # The Gaussian baselines of gaussian_throughput.py (one copy of each).
+        gt = _load_sibling("gaussian_throughput")
+        fn = {"numpy_gaussian": gt.numpy_vectorised, "numpy_gaussian_exact": gt.numpy_exact,
+              "loop_gaussian": gt.python_loop}[kind]
+        out.update(fn(C, T, n))
     elif kind == "numpy_categorical":
         rng = np.random.default_rng(0)
         p0 = cl.zipf(1.1, spec["vocab"])
@@ -134,18 +111,6 @@ def point(spec: dict) -> dict:
             p = np.broadcast_to(p0, (C, p0.size)).copy()
             for _ in range(T):
                 p = rng.multinomial(n, p) / n
-
-        dt, _ = _timed(go, repeat=1)
-        out.update(seconds=dt, chain_generations_per_s=C * T / dt, samples_per_s=C * T * n / dt)
-    elif kind == "loop_gaussian":
-        rng = np.random.default_rng(0)
-
-        def go():
-            for _ in range(C):
-                mu, sigma = 0.0, 1.0
-                for _ in range(T):
-                    x = rng.normal(mu, sigma, size=n)
-                    mu, sigma = float(x.mean()), float(x.std())
 
         dt, _ = _timed(go, repeat=1)
         out.update(seconds=dt, chain_generations_per_s=C * T / dt, samples_per_s=C * T * n / dt)
