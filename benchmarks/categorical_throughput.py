@@ -146,7 +146,8 @@ def compile_time(vocab, chains=64):
     sizes = jax.numpy.asarray([1000, 1000], jax.numpy.int32)
     start = time.perf_counter()
     lowered = kernel.lower(keys, params, pool, source, steps, sizes, sizes * 0,
-                           jax.numpy.asarray(1, jax.numpy.int32))
+                           jax.numpy.asarray(1, jax.numpy.int32),
+                           jax.numpy.asarray(2, jax.numpy.int32))
     lower_s = time.perf_counter() - start
     start = time.perf_counter()
     lowered.compile()

@@ -60,7 +60,8 @@ def run_in_chain_batches(key, family, source, *, num_chains, batch, num_generati
         stop = min(start + batch, num_chains)
         keys = chain_module.chain_keys(config.key(), start, start + batch)
         params, pool = chain_module.initial_carry(config)
-        _, obs = kernel(keys, params, pool, config.source, ts, syn, fresh, jnp.asarray(1, jnp.int32))
+        _, obs = kernel(keys, params, pool, config.source, ts, syn, fresh,
+                        jnp.asarray(1, jnp.int32), jnp.asarray(num_generations, jnp.int32))
         pieces.append({k: np.asarray(v)[: stop - start] for k, v in obs.items()})
     out = {}
     for k, v0 in source_obs.items():

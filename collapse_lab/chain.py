@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._random import fold_in
 from .family import AbstractFamily
 from .policies import resolve_num_samples, validate_policy
 
@@ -196,11 +197,12 @@ def make_step(family: AbstractFamily, plan: _Plan, source):
     def step(chain_key, carry, inputs):
         params, pool = carry
         t, n_syn, n_fresh = inputs
-        key = jax.random.fold_in(chain_key, t)
+        # fold_in (bit-identical to jax.random.fold_in, cheaper under vmap; _random.fold_in).
+        key = fold_in(chain_key, t)
         # fold_in per purpose: keys a kernel never uses are dead code and cost nothing.
-        key_synthetic = jax.random.fold_in(key, 0)
-        key_fresh = jax.random.fold_in(key, 1)
-        key_fit = jax.random.fold_in(key, 2)
+        key_synthetic = fold_in(key, 0)
+        key_fresh = fold_in(key, 1)
+        key_fit = fold_in(key, 2)
         stats = None
         if plan.syn_buffer > 0:
             stats = _draw(
@@ -223,54 +225,82 @@ def make_step(family: AbstractFamily, plan: _Plan, source):
 TRACE_COUNTS: dict[str, int] = {}  # kernel traces per family name (tests count compiles)
 
 
+def opaque_scan(f, init, xs, length):
+    """``lax.scan(f, init, xs)`` whose trip count XLA cannot see: ``length`` is a traced scalar
+    equal to the leading size of ``xs``.
+
+    XLA inlines a loop whose trip count it knows to be 1 (and simplifies indexing into size-1
+    axes), which changes fusion and so the rounding of transcendental functions: a run in chunks
+    of one generation (or one chain group) would differ in the last bit from the same run in
+    larger chunks. With an opaque trip count and spare output slots (at least one, rounded up to
+    a multiple of 8 so that no buffer axis has size 1 or a short SIMD remainder) the loop body
+    is compiled the same way whatever the chunk length.
+    """
+    tree_map = jax.tree_util.tree_map
+    size = jax.tree_util.tree_leaves(xs)[0].shape[0]
+    first = tree_map(lambda x: x[0], xs)
+    y_shapes = jax.eval_shape(lambda c, x: f(c, x)[1], init, first)
+    slots = -(-(size + 1) // 8) * 8  # spare slots; a multiple of 8 (see the docstring)
+    xs = tree_map(lambda x: jnp.concatenate([x, jnp.repeat(x[:1], slots - size, axis=0)]), xs)
+    buffers = tree_map(lambda s: jnp.zeros((slots,) + s.shape, s.dtype), y_shapes)
+
+    def body(i, state):
+        carry, buffers = state
+        carry, y = f(carry, tree_map(lambda x: jax.lax.dynamic_index_in_dim(x, i, 0, False), xs))
+        buffers = tree_map(lambda b, v: jax.lax.dynamic_update_index_in_dim(b, v, i, 0),
+                           buffers, y)
+        return carry, buffers
+
+    carry, buffers = jax.lax.fori_loop(0, length, body, (init, buffers))
+    return carry, tree_map(lambda b: b[:size], buffers)
+
+
 def map_in_groups(fn, group: int, num_groups):
     """``vmap(fn)`` over a leading chain axis, evaluated ``group`` chains at a time.
 
     The chain axis ``[C]`` is viewed as ``[C / group, group]``: a loop over groups of a ``vmap``
     inside the group. Every matmul then has the same batch size (``group``) whatever the number of
     chains, so a chain's bits do not depend on it (XLA's CPU matmuls and reductions round
-    differently at different batch sizes). ``num_groups`` must be a traced value: XLA inlines
-    loops with a known trip count of 1, which changes fusion and rounding. Used for families
-    that declare ``chain_align``; across devices it runs inside ``shard_map`` (see ``_kernel``).
+    differently at different batch sizes). ``num_groups`` is traced (see :func:`opaque_scan`).
+    Used for families that declare ``chain_align``; on several devices each device runs this
+    one-device program on its block of chains (see ``run_generations``).
     """
     inner = jax.vmap(fn)
     tree_map = jax.tree_util.tree_map
 
     def grouped(*args):
         c = jax.tree_util.tree_leaves(args)[0].shape[0]
-        per = c // group
-        args = tree_map(lambda x: x.reshape((per, group) + x.shape[1:]), args)
-        shapes = jax.eval_shape(inner, *tree_map(lambda x: x[0], args))
-        # One spare slot, so that the group axis is never of size 1 (XLA simplifies indexing
-        # into a size-1 axis away, which again changes fusion).
-        args = tree_map(lambda x: jnp.concatenate([x, x[:1]]), args)
-        buffers = tree_map(lambda s: jnp.zeros((per + 1,) + s.shape, s.dtype), shapes)
-
-        def body(i, buffers):
-            out = inner(*tree_map(lambda x: jax.lax.dynamic_index_in_dim(x, i, 0, False), args))
-            return tree_map(lambda b, v: jax.lax.dynamic_update_index_in_dim(b, v, i, 0),
-                            buffers, out)
-
-        out = jax.lax.fori_loop(0, num_groups, body, buffers)
-        return tree_map(lambda b: b[:per].reshape((c,) + b.shape[2:]), out)
+        args = tree_map(lambda x: x.reshape((c // group, group) + x.shape[1:]), args)
+        _, out = opaque_scan(lambda carry, a: (carry, inner(*a)), (), args, num_groups)
+        return tree_map(lambda b: b.reshape((c,) + b.shape[2:]), out)
 
     return grouped
 
 
 @functools.lru_cache(maxsize=64)
 def _kernel(family: AbstractFamily, plan: _Plan):
-    """Compiled ``[chains] x [generations]`` kernel; cached per (family, plan)."""
+    """Compiled ``[chains] x [generations]`` kernel; cached per (family, plan).
+
+    Steps with ``valid`` false are padding steps that leave the carry unchanged (see
+    :func:`run_generations`). Every chunk length runs this same program: a variant without the
+    select for longer chunks rounded some observables differently (fusion changes FMAs)."""
     group = getattr(family, "chain_align", None)
 
-    def run(chain_keys, params, pool, source, ts, n_syn, n_fresh, num_groups):
+    def run(chain_keys, params, pool, source, ts, n_syn, n_fresh, valid, num_groups):
         TRACE_COUNTS[family.name] = TRACE_COUNTS.get(family.name, 0) + 1
         step = make_step(family, plan, source)
 
         def one_chain(chain_key, params, pool):
             def body(carry, inputs):
-                return step(chain_key, carry, inputs)
+                *inputs, ok = inputs
+                new, obs = step(chain_key, carry, tuple(inputs))
+                # (Leaves the step passes through untouched need no select; selecting them
+                # cost ~10 % of the Gaussian kernel's time.)
+                keep = lambda a, b: b if a is b else jnp.where(ok, a, b)  # noqa: E731
+                return jax.tree_util.tree_map(keep, new, carry), obs
 
-            return jax.lax.scan(body, (params, pool), (ts, n_syn, n_fresh))
+            # lax.scan, not opaque_scan: XLA's known trip count makes it markedly faster.
+            return jax.lax.scan(body, (params, pool), (ts, n_syn, n_fresh, valid))
 
         if group is None:
             return jax.vmap(one_chain)(chain_keys, params, pool)
@@ -352,9 +382,15 @@ def run_generations(config: RunConfig, params, pool, start: int, stop: int):
     Returns ``(params, pool, observables)`` with observables shaped ``[C, stop - start, ...]``.
     """
     plan = _plan(config)
-    ts = jnp.arange(start + 1, stop + 1, dtype=jnp.uint32)
-    syn = jnp.asarray(config.synthetic_samples[start:stop], jnp.int32)
-    fresh = jnp.asarray(config.fresh_samples[start:stop], jnp.int32)
+    # A chunk of one generation runs as two steps, the second a padding step that leaves the
+    # carry unchanged and whose observables are dropped: XLA inlines a loop of trip count 1,
+    # which changes fusion and the last bit of some results (lengths >= 2 all agree).
+    steps = max(stop - start, 2)
+    idx = np.minimum(np.arange(start, start + steps), stop - 1)
+    ts = jnp.asarray(idx + 1, jnp.uint32)
+    syn = jnp.asarray(np.asarray(config.synthetic_samples)[idx], jnp.int32)
+    fresh = jnp.asarray(np.asarray(config.fresh_samples)[idx], jnp.int32)
+    valid = jnp.asarray(np.arange(start, start + steps) < stop)
     c = config.num_chains
     sharding = chain_sharding()
     ndev = 1 if sharding is None else sharding.mesh.size
@@ -363,17 +399,19 @@ def run_generations(config: RunConfig, params, pool, start: int, stop: int):
     total = padded_chain_count(c, ndev, align or CHAIN_ALIGN)
     keys = chain_keys(config.key(), 0, total)
     args = _pad_chains((keys, params, pool), total)
-    num_groups = jnp.asarray(total // (ndev * (align or 1)), jnp.int32)  # per device; traced
+    num_groups = jnp.asarray(total // (ndev * (align or 1)), jnp.int32)  # traced: opaque_scan
     if sharding is not None and align is not None and sharding.is_fully_addressable:
         # Families with matmuls (chain_align): the one-device program on each device's block of
         # chains. A partitioned (GSPMD or shard_map) program rounded some outputs differently.
         # (Across hosts the partitioned program is used: identical trajectories up to rounding.)
         (params, pool), obs = _per_device(kernel, sharding, args,
-                                          (config.source, ts, syn, fresh, num_groups))
+                                          (config.source, ts, syn, fresh, valid, num_groups))
     else:
         if sharding is not None:
             args = jax.device_put(args, sharding)
-        (params, pool), obs = kernel(*args, config.source, ts, syn, fresh, num_groups)
+        (params, pool), obs = kernel(*args, config.source, ts, syn, fresh, valid, num_groups)
+    if steps > stop - start:
+        obs = jax.tree_util.tree_map(lambda x: x[:, : stop - start], obs)
     if total == c:
         return params, pool, obs
     drop = lambda tree: jax.tree_util.tree_map(lambda x: x[:c], tree)  # noqa: E731
