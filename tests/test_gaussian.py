@@ -10,6 +10,7 @@ import pytest
 
 import collapse_lab as cl
 from collapse_lab import chain
+from collapse_lab._random import normals, uniforms
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -100,7 +101,7 @@ def test_merge_matches_direct_statistics(fam3):
 
 def _draws(fam, key, params, n):
     """The same draws sample_stats makes, in the source's standardised frame."""
-    z = np.asarray(jax.random.normal(key, (n, fam.dim), jnp.float32), dtype=np.float64)
+    z = np.asarray(normals(uniforms(key, n, (fam.dim,), jnp.float32)), dtype=np.float64)
     k = np.asarray(params.shape, dtype=np.float64)
     return np.asarray(params.mean) + np.exp(float(params.log_scale)) * z @ k.T
 

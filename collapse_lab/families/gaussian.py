@@ -229,8 +229,8 @@ class Gaussian(AbstractFamily):
         return params.log_scale + 0.5 * jnp.log(jnp.asarray(self.temperature, params.mean.dtype))
 
     def sample(self, key, params: GaussianParams, num_samples: int) -> jax.Array:
-        """Absolute samples, shape ``[num_samples, dim]``."""
-        z = jax.random.normal(key, (num_samples, self.dim), params.mean.dtype)
+        """Absolute samples, shape ``[num_samples, dim]`` (the draws ``sample_stats`` makes)."""
+        z = normals(uniforms(key, num_samples, (self.dim,), params.mean.dtype))
         rel = params.mean + jnp.exp(self._log_scale_sampling(params)) * (z @ params.shape.T)
         return params.frame_mean + rel @ params.frame_chol.T
 
