@@ -339,6 +339,17 @@ def expected_alive_sigma(t, n, w, estimator="mle", sigma2_0=1.0):
 
 
 # ------------------------------------------------------------------- the rule of thumb (approx)
+def _rule_of_thumb_sizes(t, n, w, estimator):
+    """(generations, scalar flag, expected component sizes m_s = n_s w, estimator offset)."""
+    w = _check_weight(w)
+    c = estimator_offset(estimator)
+    ts, scalar, ns = _sizes(t, n)
+    m = ns * w
+    if np.any(m <= max(c, 1)):
+        raise ValueError(f"rule of thumb needs n * w > 1, got n * w = {m.min()!r}")
+    return ts, scalar, m, c
+
+
 def rule_of_thumb_variance(t, n, w, estimator="mle", sigma2_0=1.0):
     r"""APPROXIMATE: $E[\sigma^2_{k,t}] \approx \sigma^2_{k,0}\prod_{s<t}(n_s w - 1)/(n_s w - c)$,
     i.e. component k treated as a single Gaussian fit on $n w_k$ points
@@ -348,12 +359,7 @@ def rule_of_thumb_variance(t, n, w, estimator="mle", sigma2_0=1.0):
     15-25 % error at t = 5-10 for $n w_k = 10$ and 130 % at t = 40; it is the negative control
     of the exact law :func:`expected_alive_variance`. Requires $n_s w > 1$.
     """
-    w = _check_weight(w)
-    c = estimator_offset(estimator)
-    ts, scalar, ns = _sizes(t, n)
-    m = ns * w
-    if np.any(m <= max(c, 1)):
-        raise ValueError(f"rule of thumb needs n * w > 1, got n * w = {m.min()!r}")
+    ts, scalar, m, c = _rule_of_thumb_sizes(t, n, w, estimator)
     log_step = np.log(m - 1) - np.log(m - c)
     csum = np.concatenate([[0.0], np.cumsum(log_step)])
     return shape_out(float(sigma2_0) * np.exp(csum[ts]), scalar)
@@ -363,12 +369,7 @@ def rule_of_thumb_sigma(t, n, w, estimator="mle", sigma2_0=1.0):
     r"""APPROXIMATE: $E[\sigma_{k,t}] \approx \sigma_{k,0}\prod_{s<t}\sqrt{2/(m_s-c)}\,
     \Gamma(m_s/2)/\Gamma((m_s-1)/2)$ with $m_s = n_s w$ (the Gaussian law at sample size
     $n w_k$; theory/mixture.md#rt)."""
-    w = _check_weight(w)
-    c = estimator_offset(estimator)
-    ts, scalar, ns = _sizes(t, n)
-    m = ns * w
-    if np.any(m <= max(c, 1)):
-        raise ValueError(f"rule of thumb needs n * w > 1, got n * w = {m.min()!r}")
+    ts, scalar, m, c = _rule_of_thumb_sizes(t, n, w, estimator)
     log_step = (
         0.5 * np.log(2.0) + special.gammaln(m / 2) - special.gammaln((m - 1) / 2)
         - 0.5 * np.log(m - c)
