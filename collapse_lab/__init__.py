@@ -9,6 +9,7 @@ from .check import check as check
 from .check import format_table as format_table
 from .experiment import resume as resume
 from .experiment import run_experiment as run_experiment
+from .families import ALL_FAMILIES as ALL_FAMILIES
 from .families import FAMILIES as FAMILIES
 from .families import Categorical as Categorical
 from .families import Gaussian as Gaussian

@@ -46,10 +46,11 @@ from __future__ import annotations
 
 import math
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+
+from ._random import _key_words, _threefry2x32
 
 __all__ = ["binomial", "multinomial", "MAX_TRIALS"]
 
@@ -62,47 +63,7 @@ _STIRLING_TABLE = tuple(
     math.lgamma(x) - ((x - 0.5) * math.log(x) - x + 0.5 * math.log(2 * math.pi))
     for x in range(1, 10)
 )
-_ROTATIONS = (13, 15, 26, 6, 17, 29, 16, 24)
-_PARITY = 0x1BD11BDA
-
-
 # ------------------------------------------------------------------------------ random bits
-def _rotl(x, r):
-    return (x << np.uint32(r)) | (x >> np.uint32(32 - r))
-
-
-def _threefry2x32(k0, k1, x0, x1):
-    """Threefry-2x32 with 20 rounds (Salmon et al. 2011), elementwise on ``uint32`` arrays."""
-    ks = (k0, k1, k0 ^ k1 ^ np.uint32(_PARITY))
-    x0 = x0 + ks[0]
-    x1 = x1 + ks[1]
-    for r in range(20):
-        x0 = x0 + x1
-        x1 = _rotl(x1, _ROTATIONS[r % 8]) ^ x0
-        if r % 4 == 3:
-            s = (r + 1) // 4
-            x0 = x0 + ks[s % 3]
-            x1 = x1 + ks[(s + 1) % 3] + np.uint32(s)
-    return x0, x1
-
-
-def _key_words(key):
-    """Two ``uint32`` words identifying ``key`` (typed key of any implementation, or raw)."""
-    key = jnp.asarray(key) if not isinstance(key, jax.Array) else key
-    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        data = jax.random.key_data(key)
-    else:
-        data = key
-    data = data.astype(jnp.uint32)
-    words = data.shape[-1]
-    k0, k1 = data[..., 0], data[..., 1]
-    for j in range(2, words - 1, 2):  # longer keys (philox, rbg): mix the extra words in
-        k0, k1 = _threefry2x32(k0, k1, data[..., j], data[..., j + 1])
-    if words % 2 == 1 and words > 2:
-        k0, k1 = _threefry2x32(k0, k1, data[..., words - 1], jnp.uint32(words))
-    return k0, k1
-
-
 def _materialize(x):
     """``x`` unchanged, computed once.
 

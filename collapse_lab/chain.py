@@ -535,3 +535,28 @@ def continue_run(result: RunResult, *, chunk_size=None, until=None, callback=Non
         generations_done=start,
         timings=timings,
     )
+
+
+# ------------------------------------------------------------------------ public init / step
+# A blackjax-style pair for code that builds its own loop over generations (collapse_lab.reduce
+# reduces across chains inside the scan): thin, stable wrappers over the runner's internals.
+def init(config: RunConfig):
+    """One chain's generation-0 carry ``(params, pool)``: the source and an empty pool."""
+    return config.source, config.family.empty_stats(config.source)
+
+
+def plan(config: RunConfig) -> _Plan:
+    """The static (shape-deciding) choices of ``config``'s kernel (hashable: a cache key)."""
+    return _plan(config)
+
+
+def step(family: AbstractFamily, kernel_plan: _Plan, source):
+    """The one-chain generation step of :func:`make_step`:
+    ``step(chain_key, (params, pool), (t, n_synthetic, n_fresh)) -> ((params, pool), observables)``.
+    """
+    return make_step(family, kernel_plan, source)
+
+
+def observe_jit(family: AbstractFamily):
+    """``jax.jit(family.observe)``, compiled once per family."""
+    return _observe_jit(family)

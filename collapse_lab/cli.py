@@ -17,6 +17,7 @@ import shutil
 import sys
 import time
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import jax
@@ -118,67 +119,7 @@ def _print_table(table, title: str, max_rows: int | None = None) -> None:
     elif max_rows is None or len(table) <= max_rows:
         print(format_table(table, title) + "\n")
     else:
-        print(_condensed_table(table, title) + "\n")
-
-
-def _condensed_table(table, title: str) -> str:
-    df = table.assign(
-        group=table["quantity"].map(analysis.item_group), abs_z=table["z"].abs(), ok=table["pass"]
-    )
-    summary = (
-        df.groupby(["group", "formula"], sort=False)
-        .agg(
-            rows=("ok", "size"),
-            passed=("ok", "sum"),
-            max_abs_z=("abs_z", "max"),
-            generations=("generation", lambda g: f"{g.min()}-{g.max()}"),
-        )
-        .reset_index()
-    )
-    summary["verdict"] = [
-        "PASS" if p == r else "FAIL" for p, r in zip(summary["passed"], summary["rows"])
-    ]
-    text = summary.rename(columns={"group": "quantity"}).to_string(
-        index=False, float_format=lambda v: f"{v:.3g}"
-    )
-    a = table.attrs
-    verdict = "ALL PASS" if a.get("passed") else "SOME ROWS FAIL"
-    foot = (
-        f"{len(table)} rows (grouped; every row in check.csv and report.md) over "
-        f"{a.get('num_chains')} independent chains; family-wise false-alarm rate "
-        f"{a.get('false_alarm')} (Bonferroni, |z| threshold {df['z_threshold'].iloc[0]:.2f}) -> "
-        f"{verdict}"
-    )
-    return f"{title}\n{text}\n{foot}"
-
-
-def _run_title(result) -> str:
-    config = result.config
-    n = config.num_samples
-    n_text = str(int(n[0])) if (n == n[0]).all() else f"{int(n.min())}..{int(n.max())}"
-    extras = ", ".join(f"{k}={v}" for k, v in config.family.describe().items() if k != "family")
-    pol = config.policy.name + (
-        f"(alpha={config.policy.alpha:g})" if config.policy.name == "fresh" else ""
-    )
-    return (
-        f"{config.family.name} ({extras}), {pol}, method={config.method}: {config.num_chains} "
-        f"chains x {config.num_generations} generations, n = {n_text}"
-    )
-
-
-def _sweep_lines(points) -> str:
-    lines = []
-    for p in points:
-        table = p["table"]
-        rate = analysis.collapse_rate(p["result"])
-        status = "PASS" if table.attrs.get("passed") else "FAIL"
-        label = ", ".join(f"{k}={v}" for k, v in p["assignment"].items())
-        lines.append(
-            f"  {label:<24} {len(table):3d} rows  {status}   collapse rate "
-            f"{rate['rate']:.4g} ± {rate['std_error']:.2g} (theory {rate['theory_rate']:.4g}, "
-            f"{rate['observable']})"
-        )
-    return "\n".join(lines)
+        print(report.condensed_table(table, title) + "\n")
 
 
 # ------------------------------------------------------------------------------------ demo
@@ -236,10 +177,10 @@ def _demo_one(exp, out: Path, args, writer):
             f"{exp.name}: sweep over {', '.join(exp.sweep)} ({len(points)} runs in {took:.1f} s; "
             f"verdict tables in {out / exp.name}/runs/*/report.md)"
         )
-        print(_sweep_lines(points) + "\n", flush=True)
+        print(report.sweep_lines(points) + "\n", flush=True)
         return all(p["table"].attrs["passed"] for p in points), "collapse_rate.png"
     table = report.verdict(sub, exp.false_alarm)
-    _print_table(table, f"{exp.name} ({took:.1f} s): {_run_title(sub)}", max_rows=60)
+    _print_table(table, f"{exp.name} ({took:.1f} s): {report.run_title(sub)}", max_rows=60)
     return bool(table.attrs["passed"]), "trajectories.png"
 
 
@@ -248,9 +189,7 @@ def _demo(args) -> int:
     if out.exists() and io.is_run_dir(out) and io.run_kind(out) == "demo":
         shutil.rmtree(out)  # the demo replaces its own previous output
     io.prepare_run_dir(out, force=args.force)
-    io.atomic_write_json(
-        out / io.RUN_MANIFEST, {"format": io.FORMAT, "kind": "demo", "status": "running"}
-    )
+    io.write_demo_manifest(out, status="running")
     t0 = time.perf_counter()
     experiments = [parse_experiment(e) for e in _demo_suite(args)]
     sections, all_passed = [], True
@@ -260,34 +199,8 @@ def _demo(args) -> int:
             all_passed &= passed
             sections.append((exp, passed, figure))
     wall = time.perf_counter() - t0
-    lines = [
-        "# collapse_lab demo",
-        "",
-        f"{len(sections)} experiments in {wall:.1f} s. Each directory below is a saved run "
-        "(`collapse_lab.load(dir)`, `collapse-lab check dir`).",
-        "",
-    ]
-    for exp, passed, figure in sections:
-        fig_path = Path(exp.name) / io.FIGURES / figure
-        lines += [
-            f"## {exp.name}: {'ALL PASS' if passed else 'SOME ROWS FAIL'}",
-            "",
-            f"[full report]({exp.name}/{io.REPORT})",
-            "",
-        ]
-        if (out / fig_path).exists():
-            lines += [f"![{exp.name}]({fig_path.as_posix()})", ""]
-    io.atomic_write_text(out / io.REPORT, "\n".join(lines))
-    io.atomic_write_json(
-        out / io.RUN_MANIFEST,
-        {
-            "format": io.FORMAT,
-            "kind": "demo",
-            "status": "complete",
-            "passed": all_passed,
-            "wall_s": round(wall, 2),
-        },
-    )
+    report.write_demo_report(out, sections, wall)
+    io.write_demo_manifest(out, status="complete", passed=all_passed, wall_s=round(wall, 2))
     summary = "ALL PASS" if all_passed else "SOME ROWS FAIL"
     print(
         f"demo: {len(sections)} experiments, {summary}, {wall:.1f} s; figures and report in "
@@ -387,9 +300,9 @@ def _report_finished(out: Path, experiment, result) -> None:
             for a, r in result
         ]
         print(f"{experiment.name}: sweep over {', '.join(experiment.sweep)}")
-        print(_sweep_lines(points))
+        print(report.sweep_lines(points))
     else:
-        _print_table(report.verdict(result, experiment.false_alarm), _run_title(result))
+        _print_table(report.verdict(result, experiment.false_alarm), report.run_title(result))
     print(f"saved to {out}/ (report: {out / 'report.md'})")
 
 
@@ -420,7 +333,7 @@ def _check_one(run_dir: Path, args) -> int:
     for assignment, result in pairs:
         table = check(result, false_alarm=false_alarm, overrides=overrides)
         where = f" [{', '.join(f'{k}={v}' for k, v in assignment.items())}]" if assignment else ""
-        title = f"{run_dir}: {_run_title(result)}{where}" + (
+        title = f"{run_dir}: {report.run_title(result)}{where}" + (
             f"\ntheory overrides: {overrides}" if overrides else ""
         )
         _print_table(table, title)
@@ -435,25 +348,12 @@ def _plot(args) -> int:
         for child in _demo_children(run_dir):
             _plot(argparse.Namespace(**{**vars(args), "run_dir": str(child)}))
         return 0
+    if kind not in ("run", "sweep"):
+        raise ValueError(f"{run_dir} is a {kind} directory; plot takes a run or a sweep")
     _set_x64(_run_x64(run_dir))
     experiment = io.read_experiment(run_dir)
     false_alarm = experiment.false_alarm if experiment else 1e-3
-    if kind == "sweep":
-        manifest = io.read_manifest(run_dir)
-        results = []
-        for r in manifest["runs"]:
-            sub = run_dir / r["dir"]
-            result = io.load(sub)
-            table = report.verdict(result, false_alarm)
-            report.write_report(sub, result, table, report.write_figures(sub, result, table))
-            results.append((r["assignment"], result))
-        report.finalize_sweep(run_dir, figures=True, results=results)
-    elif kind == "run":
-        result = io.load(run_dir)
-        table = report.verdict(result, false_alarm)
-        report.write_report(run_dir, result, table, report.write_figures(run_dir, result, table))
-    else:
-        raise ValueError(f"{run_dir} is a {kind} directory; plot takes a run or a sweep")
+    report.redraw(run_dir, false_alarm)
     figures = sorted(run_dir.glob(f"**/{io.FIGURES}/*.png"))
     for path in figures:
         print(path)
@@ -489,10 +389,7 @@ def _list(args) -> int:
         args_, _ = signature_args(cls.__init__)
         src, _ = signature_args(cls.source)
         print(f"  {name}: {cls.__name__}({', '.join(args_)}) - {doc}")
-        print(
-            f"      source: {cls.__name__}.source({', '.join(src)}); exact method: "
-            f"{'yes' if cls.has_exact is True else 'depends on the arguments' if cls.has_exact else 'no'}"
-        )
+        print(f"      source: {cls.__name__}.source({', '.join(src)})")
         spec = demo_specs.get(name)
         if spec is None:
             print("      (no example experiment: observables and predictions need a source)")
@@ -502,6 +399,8 @@ def _list(args) -> int:
         try:
             exp = parse_experiment({**base, "policy": "replace"})
             config = build_config(exp)
+            exact = "yes" if config.family.has_exact else "no"
+            print(f"      exact method (method='exact') for the example arguments: {exact}")
             obs = jax.eval_shape(config.family.observe, config.source, config.source)
             print(f"      observables: {', '.join(obs)}")
             for pol in ("replace", "accumulate", {"name": "fresh", "alpha": 0.2}):
@@ -543,21 +442,7 @@ def _add_output_flags(p, *, progress=True):
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="collapse-lab",
-        description="Model-collapse laboratory: self-consuming resampling chains checked "
-        "against exact theory.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    demo = sub.add_parser(
-        "demo",
-        help="run the default suite; print verdict tables; write figures and report.md",
-        description="Run the default collapse suite (Gaussian replace / accumulate / fresh, a "
-        "sweep over n, and every other installed family with a demo experiment), print the "
-        "verdict tables, and write saved runs, figures and report.md into --out.",
-    )
+def _demo_arguments(demo) -> None:
     demo.add_argument(
         "--out",
         default=DEFAULT_DEMO_DIR,
@@ -592,14 +477,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="replace an existing collapse_lab run directory at --out",
     )
     _add_output_flags(demo)
-    demo.set_defaults(func=_demo)
 
-    run = sub.add_parser(
-        "run",
-        help="run an experiment from flags or a TOML file, save it, print the verdict",
-        description="Run chains from an experiment file (--config) and/or flags (flags override "
-        "the file), checkpointing every chunk, then save arrays, tables, figures and report.md.",
-    )
+
+def _run_arguments(run) -> None:
     run.add_argument("--config", metavar="FILE", help="experiment file (.toml or .json)")
     run.add_argument("--name", help="run name (default FAMILY-POLICY)")
     run.add_argument("--family", help="family name (see `collapse-lab list`; default gaussian)")
@@ -645,14 +525,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="replace an existing collapse_lab run directory"
     )
     _add_output_flags(run)
-    run.set_defaults(func=_run)
 
-    chk = sub.add_parser(
-        "check",
-        help="recompute and print the verdict table of a saved run",
-        description="Load a saved run (or sweep) and print its verdict table; "
-        "exit status 1 if a row fails.",
-    )
+
+def _check_arguments(chk) -> None:
     chk.add_argument("run_dir", metavar="RUN_DIR")
     chk.add_argument(
         "--false-alarm",
@@ -666,33 +541,89 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="theory override for a negative control, e.g. estimator=unbiased",
     )
-    chk.set_defaults(func=_check)
 
-    plot = sub.add_parser(
-        "plot",
-        help="redraw the figures and report.md of a saved run",
-        description="Redraw figures/ and report.md of a saved run or sweep.",
-    )
+
+def _plot_arguments(plot) -> None:
     plot.add_argument("run_dir", metavar="RUN_DIR")
-    plot.set_defaults(func=_plot)
 
-    res = sub.add_parser(
-        "resume",
-        help="continue a killed run from its last checkpoint",
-        description="Continue a killed run or sweep from its last verified "
-        "checkpoint; the result is bit-identical to an uninterrupted run.",
-    )
+
+def _no_arguments(parser) -> None:
+    del parser
+
+
+def _resume_arguments(res) -> None:
     res.add_argument("run_dir", metavar="RUN_DIR")
     _add_output_flags(res)
-    res.set_defaults(func=_resume)
 
-    lst = sub.add_parser(
-        "list",
-        help="families, policies, observables and predictions",
-        description="List the families, policies, sampling biases, observables "
+
+@dataclasses.dataclass(frozen=True)
+class Command:
+    """One subcommand: its help line, description, argument setup and the function it runs
+    (``run(args) -> exit status``; a ``ValueError`` prints one line and exits with status 2)."""
+
+    help: str
+    description: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+COMMANDS: dict[str, Command] = {
+    "demo": Command(
+        "run the default suite; print verdict tables; write figures and report.md",
+        "Run the default collapse suite (collapse_lab/experiments/*.toml: Gaussian replace / "
+        "accumulate / fresh, a sweep over n, and the other installed families), print the "
+        "verdict tables, and write saved runs, figures and report.md into --out.",
+        _demo_arguments,
+        _demo,
+    ),
+    "run": Command(
+        "run an experiment from flags or a TOML file, save it, print the verdict",
+        "Run chains from an experiment file (--config) and/or flags (flags override "
+        "the file), checkpointing every chunk, then save arrays, tables, figures and report.md.",
+        _run_arguments,
+        _run,
+    ),
+    "check": Command(
+        "recompute and print the verdict table of a saved run",
+        "Load a saved run (or sweep) and print its verdict table; exit status 1 if a row fails.",
+        _check_arguments,
+        _check,
+    ),
+    "plot": Command(
+        "redraw the figures and report.md of a saved run",
+        "Redraw figures/ and report.md of a saved run or sweep.",
+        _plot_arguments,
+        _plot,
+    ),
+    "resume": Command(
+        "continue a killed run from its last checkpoint",
+        "Continue a killed run or sweep from its last verified "
+        "checkpoint; the result is bit-identical to an uninterrupted run.",
+        _resume_arguments,
+        _resume,
+    ),
+    "list": Command(
+        "families, policies, observables and predictions",
+        "List the families, policies, sampling biases, observables "
         "and the theory predictions available for each family and policy.",
+        _no_arguments,
+        _list,
+    ),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="collapse-lab",
+        description="Model-collapse laboratory: self-consuming resampling chains checked "
+        "against exact theory.",
     )
-    lst.set_defaults(func=_list)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, command in COMMANDS.items():
+        p = sub.add_parser(name, help=command.help, description=command.description)
+        command.arguments(p)
+        # Looked up by name at call time, so tests (and wrappers) may replace a command.
+        p.set_defaults(func=lambda args, name=name: COMMANDS[name].run(args))
     return parser
 
 

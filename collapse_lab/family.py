@@ -23,13 +23,44 @@ run in O(1) memory per chain whatever the number of generations.
 from __future__ import annotations
 
 import abc
+import functools
+import inspect
 from typing import Any
 
 import equinox as eqx
+import jax
+import jax.numpy as jnp
 from jaxtyping import PRNGKeyArray
 
 Params = Any
 Stats = Any
+
+
+def is_key(value) -> bool:
+    """Whether ``value`` is a typed PRNG key (``jax.random.key(seed)``)."""
+    return isinstance(value, jax.Array) and jnp.issubdtype(value.dtype, jax.dtypes.prng_key)
+
+
+def key_first(source):
+    """Give a source that needs no randomness the contract's ``source(key, ...)`` signature.
+
+    The key is accepted and unused. The keyless call of earlier versions (``source(mean, cov)``)
+    still works: a first argument that is not a typed key is taken as the first source argument.
+    """
+    signature = inspect.signature(source)
+    params = list(signature.parameters.values())
+    key = inspect.Parameter("key", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+    @functools.wraps(source)
+    def wrapper(self, *args, **kwargs):
+        if "key" in kwargs:
+            del kwargs["key"]
+        elif args and is_key(args[0]):
+            args = args[1:]
+        return source(self, *args, **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=[params[0], key, *params[1:]])
+    return wrapper
 
 
 class AbstractFamily(eqx.Module):
@@ -41,7 +72,21 @@ class AbstractFamily(eqx.Module):
     def name(self) -> str:
         """Registry name of the family (``"gaussian"``, ``"categorical"``, ...)."""
 
-    has_exact = True  # whether ``exact_stats`` is implemented (method="exact")
+    @property
+    def has_exact(self) -> bool:
+        """Whether :meth:`exact_stats` is implemented for these hyper-parameters
+        (``method="exact"``); families override this property, never shadow it."""
+        return True
+
+    # The runner pads the chain count to a multiple of this (None: the runner's default, 64).
+    # The transformer sets it as a constructor argument (see theory/transformer.md#determinism).
+    chain_align = None
+
+    @abc.abstractmethod
+    def source(self, key: PRNGKeyArray, *args, **kwargs) -> Params:
+        """Generation-0 parameters. The key comes first for every family; a source that needs
+        no randomness takes it and ignores it (see :func:`key_first`). Keyword arguments are
+        plain data (numbers, lists): an experiment file's ``[source]`` table names them."""
 
     @abc.abstractmethod
     def check_source(self, source: Params) -> Params:

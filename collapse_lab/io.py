@@ -185,6 +185,11 @@ def read_manifest(run_dir) -> dict:
     return manifest
 
 
+def write_demo_manifest(demo_dir, **fields) -> None:
+    """``run.json`` of a demo directory (kind ``demo``), replaced whole."""
+    atomic_write_json(Path(demo_dir) / RUN_MANIFEST, {"format": FORMAT, "kind": "demo", **fields})
+
+
 def run_kind(run_dir) -> str:
     """``"run"``, ``"sweep"`` or ``"demo"``."""
     return read_manifest(run_dir)["kind"]

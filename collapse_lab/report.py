@@ -369,3 +369,108 @@ def sweep_report(experiment, points: list[dict], figure_paths, sweep_dir) -> str
         "",
     ]
     return "\n".join(lines)
+
+
+def write_demo_report(out, sections, wall_s: float) -> None:
+    """``report.md`` of a demo directory: one section per experiment, with its main figure.
+
+    ``sections``: ``[(experiment, passed, figure file name), ...]``.
+    """
+    out = Path(out)
+    lines = [
+        "# collapse_lab demo",
+        "",
+        f"{len(sections)} experiments in {wall_s:.1f} s. Each directory below is a saved run "
+        "(`collapse_lab.load(dir)`, `collapse-lab check dir`).",
+        "",
+    ]
+    for exp, passed, figure in sections:
+        fig_path = Path(exp.name) / io.FIGURES / figure
+        lines += [
+            f"## {exp.name}: {'ALL PASS' if passed else 'SOME ROWS FAIL'}",
+            "",
+            f"[full report]({exp.name}/{io.REPORT})",
+            "",
+        ]
+        if (out / fig_path).exists():
+            lines += [f"![{exp.name}]({fig_path.as_posix()})", ""]
+    io.atomic_write_text(out / io.REPORT, "\n".join(lines))
+
+
+def redraw(run_dir, false_alarm: float) -> None:
+    """Redraw the figures and report.md of a saved run or sweep (``collapse-lab plot``)."""
+    run_dir = Path(run_dir)
+    if io.run_kind(run_dir) == "sweep":
+        results = []
+        for r in io.read_manifest(run_dir)["runs"]:
+            sub = run_dir / r["dir"]
+            result = io.load(sub)
+            table = verdict(result, false_alarm)
+            write_report(sub, result, table, write_figures(sub, result, table))
+            results.append((r["assignment"], result))
+        finalize_sweep(run_dir, figures=True, results=results)
+    else:
+        result = io.load(run_dir)
+        table = verdict(result, false_alarm)
+        write_report(run_dir, result, table, write_figures(run_dir, result, table))
+
+
+# ------------------------------------------------------------------------------ text verdicts
+def condensed_table(table, title: str) -> str:
+    df = table.assign(
+        group=table["quantity"].map(analysis.item_group), abs_z=table["z"].abs(), ok=table["pass"]
+    )
+    summary = (
+        df.groupby(["group", "formula"], sort=False)
+        .agg(
+            rows=("ok", "size"),
+            passed=("ok", "sum"),
+            max_abs_z=("abs_z", "max"),
+            generations=("generation", lambda g: f"{g.min()}-{g.max()}"),
+        )
+        .reset_index()
+    )
+    summary["verdict"] = [
+        "PASS" if p == r else "FAIL" for p, r in zip(summary["passed"], summary["rows"])
+    ]
+    text = summary.rename(columns={"group": "quantity"}).to_string(
+        index=False, float_format=lambda v: f"{v:.3g}"
+    )
+    a = table.attrs
+    verdict = "ALL PASS" if a.get("passed") else "SOME ROWS FAIL"
+    foot = (
+        f"{len(table)} rows (grouped; every row in check.csv and report.md) over "
+        f"{a.get('num_chains')} independent chains; family-wise false-alarm rate "
+        f"{a.get('false_alarm')} (Bonferroni, |z| threshold {df['z_threshold'].iloc[0]:.2f}) -> "
+        f"{verdict}"
+    )
+    return f"{title}\n{text}\n{foot}"
+
+
+def run_title(result) -> str:
+    config = result.config
+    n = config.num_samples
+    n_text = str(int(n[0])) if (n == n[0]).all() else f"{int(n.min())}..{int(n.max())}"
+    extras = ", ".join(f"{k}={v}" for k, v in config.family.describe().items() if k != "family")
+    pol = config.policy.name + (
+        f"(alpha={config.policy.alpha:g})" if config.policy.name == "fresh" else ""
+    )
+    return (
+        f"{config.family.name} ({extras}), {pol}, method={config.method}: {config.num_chains} "
+        f"chains x {config.num_generations} generations, n = {n_text}"
+    )
+
+
+def sweep_lines(points) -> str:
+    lines = []
+    for p in points:
+        table = p["table"]
+        rate = analysis.collapse_rate(p["result"])
+        status = "PASS" if table.attrs.get("passed") else "FAIL"
+        label = ", ".join(f"{k}={v}" for k, v in p["assignment"].items())
+        lines.append(
+            f"  {label:<24} {len(table):3d} rows  {status}   collapse rate "
+            f"{rate['rate']:.4g} ± {rate['std_error']:.2g} (theory {rate['theory_rate']:.4g}, "
+            f"{rate['observable']})"
+        )
+    return "\n".join(lines)

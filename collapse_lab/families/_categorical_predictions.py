@@ -23,7 +23,6 @@ import numpy as np
 from ..prediction import Prediction, default_generations
 from ..sampling import SamplingBias
 from ..theory import wright_fisher as wf
-from .categorical import tail_masks
 
 DOC = "theory/wright_fisher.md"
 LOST = 1e-20  # a tracked probability below this is exactly 0 (present ones are >= 1e-7)
@@ -35,6 +34,18 @@ MIN_EVENTS = 100  # support / lost-mass rows need this many expected losses over
 MEAN_KURTOSIS_FACTOR = 10  # mean rows need C >= 10 x kurtosis
 VARIANCE_KURTOSIS_FACTOR = 100  # variance rows need C >= 100 x kurtosis
 DIFFUSION_MIN_N = 10  # Kimura-Ohta / Littler bands, measured against the exact chain
+
+
+def tail_masks(weights, cuts, index) -> np.ndarray:
+    """``[2, K]`` NumPy masks of the tail sets defined by ``_tail_cuts`` in :mod:`collapse_lab.families.categorical`."""
+    w = np.asarray(weights)
+    i = np.arange(w.size)
+    return np.stack(
+        [
+            (w > 0) & ((w < c) | ((w == c) & (i >= b)))
+            for c, b in zip(np.asarray(cuts), np.asarray(index))
+        ]
+    )
 
 
 def diffusion_rel_tol(n: int) -> float:

@@ -34,8 +34,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._multinomial import MAX_TRIALS, multinomial
-from ..family import AbstractFamily
+from ..family import AbstractFamily, key_first
 from ..sampling import NEG_INF, SamplingBias
+from ._categorical_predictions import categorical_predictions
+from ._categorical_predictions import tail_masks as tail_masks  # re-exported (public name)
 
 SOURCE_SCALE = 2**30  # the source's probabilities are carried as integer weights / 2^30
 SUM_TOLERANCE = 1e-6
@@ -52,7 +54,7 @@ def _float_dtype():
 def _tree_sum(x):
     """Sum over the last axis by a fixed pairwise tree (bit-identical for any chain batch).
 
-    Like :func:`collapse_lab._det.dsum`, but with strided halves on a zero-padded power of two:
+    Like :func:`collapse_lab._batch_invariant.dsum`, but with strided halves on a zero-padded power of two:
     one add per level, which keeps compile time small for vocabularies of 10^5 (several sums
     are stacked into one call).
     """
@@ -145,18 +147,6 @@ def _tail_cuts(weights):
     return np.asarray(cuts, np.int64), np.asarray(index, np.int64)
 
 
-def tail_masks(weights, cuts, index) -> np.ndarray:
-    """``[2, K]`` NumPy masks of the tail sets defined by :func:`_tail_cuts`."""
-    w = np.asarray(weights)
-    i = np.arange(w.size)
-    return np.stack(
-        [
-            (w > 0) & ((w < c) | ((w == c) & (i >= b)))
-            for c, b in zip(np.asarray(cuts), np.asarray(index))
-        ]
-    )
-
-
 # ----------------------------------------------------------------------------- pytrees
 class CategoricalParams(eqx.Module):
     """A categorical model (the scan carry).
@@ -242,6 +232,7 @@ class Categorical(AbstractFamily):
         }
 
     # ------------------------------------------------------------------------------ source
+    @key_first
     def source(self, probs) -> CategoricalParams:
         """Generation-0 parameters from source probabilities ``probs[K]``.
 
@@ -458,6 +449,4 @@ class Categorical(AbstractFamily):
 
     # ------------------------------------------------------------------------------ theory
     def predictions(self, config, overrides: dict | None = None) -> list:
-        from ._categorical_predictions import categorical_predictions
-
         return categorical_predictions(self, config, overrides or {})

@@ -24,7 +24,7 @@ import numpy as np
 from jax import lax
 from jax.scipy.special import ndtr
 
-from .._det import dmatmul, dsum, dtrace
+from .._batch_invariant import dmatmul, dsum, dtrace
 from .._random import (
     gamma_uniforms_needed,
     log_chisquare_sample,
@@ -32,8 +32,9 @@ from .._random import (
     normals,
     uniforms,
 )
-from ..family import AbstractFamily
+from ..family import AbstractFamily, key_first
 from ..prediction import Prediction
+from ._gaussian_predictions import gaussian_predictions
 
 ESTIMATORS = {"mle": 0, "unbiased": 1}
 
@@ -161,6 +162,7 @@ class Gaussian(AbstractFamily):
         }
 
     # ------------------------------------------------------------------------------ source
+    @key_first
     def source(self, mean=0.0, cov=1.0) -> GaussianParams:
         """Generation-0 parameters from an absolute mean and covariance (variance if dim = 1).
 
@@ -441,6 +443,4 @@ class Gaussian(AbstractFamily):
 
     # ------------------------------------------------------------------------------ theory
     def predictions(self, config, overrides: dict | None = None) -> list[Prediction]:
-        from ._gaussian_predictions import gaussian_predictions
-
         return gaussian_predictions(self, config, overrides or {})

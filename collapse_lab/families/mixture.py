@@ -41,9 +41,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import ndtr
 
-from .._det import dsum
+from .._batch_invariant import dsum
 from .._random import log_chisquare_sample
-from ..family import AbstractFamily
+from ..family import AbstractFamily, key_first
+from ._mixture_predictions import mixture_predictions
 
 ESTIMATORS = {"mle": 0, "unbiased": 1}
 COVARIANCES = ("full", "diag")
@@ -114,7 +115,7 @@ def _check_float(name, value, lo, lo_open=True):
 
 
 # ------------------------------------------------------------------------ plain math helpers
-# Every float reduction below goes through the batch-invariant helpers of ``_det`` and every
+# Every float reduction below goes through the batch-invariant helpers of ``_batch_invariant`` and every
 # small matrix routine (Cholesky, triangular solve) is unrolled into elementwise arithmetic: a
 # chain's numbers then do not depend on how many chains run beside it or on the device layout
 # (DESIGN.md section 3), and no LAPACK custom call runs inside the kernel. (Two batched LAPACK
@@ -385,6 +386,7 @@ class GaussianMixture(AbstractFamily):
         }
 
     # ------------------------------------------------------------------------------ source
+    @key_first
     def source(self, weights=None, means=None, covariances=1.0) -> MixtureParams:
         """Generation-0 parameters.
 
@@ -872,8 +874,6 @@ class GaussianMixture(AbstractFamily):
 
     # ------------------------------------------------------------------------------ theory
     def predictions(self, config, overrides: dict | None = None) -> list:
-        from ._mixture_predictions import mixture_predictions
-
         return mixture_predictions(self, config, overrides or {})
 
 

@@ -37,10 +37,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._det import dsum
+from .._batch_invariant import dsum
+from .._multinomial import multinomial
 from ..family import AbstractFamily
 from ..sampling import SamplingBias
 from ..theory.ngram import stationary_context_law
+from ._ngram_predictions import ngram_predictions
 
 MODES = ("corpus", "fixed_counts")
 UNSEEN_RULES = ("keep", "uniform", "backoff")
@@ -379,7 +381,7 @@ class NGram(AbstractFamily):
 
     @property
     def has_exact(self) -> bool:  # type: ignore[override]
-        return self.mode == "fixed_counts" and _multinomial_available()
+        return self.mode == "fixed_counts"
 
     @property
     def num_contexts(self) -> int:
@@ -623,12 +625,8 @@ class NGram(AbstractFamily):
 
     def exact_stats(self, key, params, num_samples) -> NGramStats:
         """Fixed-counts mode: every row's counts drawn from their multinomial law directly."""
-        if self.mode != "fixed_counts" or not _multinomial_available():
-            raise ValueError(
-                "method='exact' needs mode='fixed_counts' and collapse_lab._multinomial"
-            )
-        from .._multinomial import multinomial
-
+        if self.mode != "fixed_counts":
+            raise ValueError("method='exact' needs mode='fixed_counts'")
         probs = self._sampling_weights(params.probs)
         trials = jnp.asarray(self.weights_array(), jnp.int32) * jnp.asarray(num_samples, jnp.int32)
         return NGramStats(counts=multinomial(key, trials, probs).astype(jnp.int32))
@@ -756,8 +754,6 @@ class NGram(AbstractFamily):
 
     # ------------------------------------------------------------------------------ theory
     def predictions(self, config, overrides: dict | None = None) -> list:
-        from ._ngram_predictions import ngram_predictions
-
         return ngram_predictions(self, config, overrides or {})
 
 
@@ -796,10 +792,3 @@ def _tracked_transitions(layout_p, pi, num_tracked):
             break
     return np.asarray(out[:num_tracked], np.int64)
 
-
-def _multinomial_available() -> bool:
-    try:
-        from .. import _multinomial  # noqa: F401
-    except ImportError:
-        return False
-    return True

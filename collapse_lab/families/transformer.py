@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from .._det import dsum
+from .._batch_invariant import dsum
 from ..family import AbstractFamily
 from ..sampling import SamplingBias
 from .ngram import NGram, NGramParams, _numpy_corpus_ngrams
@@ -296,7 +296,9 @@ class Transformer(AbstractFamily):
 
     chain_align: int = eqx.field(static=True)
 
-    has_exact = False
+    @property
+    def has_exact(self) -> bool:  # type: ignore[override]
+        return False
 
     def __init__(self, vocab_size: int, seq_len: int, d_model: int = 32, num_layers: int = 2,
                  num_heads: int = 2, num_train_steps: int = 200, batch_size: int = 32,
