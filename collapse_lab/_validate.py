@@ -111,6 +111,13 @@ def probability_vector(name, p, atol=1e-6):
     return arr
 
 
+def at_most(name, value, bound, bound_name):
+    """``value <= bound`` (``None`` passes), e.g. ``at_most("top_k", k, V, "vocab_size")``."""
+    if value is not None and value > bound:
+        raise ValueError(f"{name} must be <= {bound_name} ({bound}), got {value!r}")
+    return value
+
+
 def choice(name, value, allowed):
     """One of ``allowed``; returns it unchanged."""
     if value not in tuple(allowed):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import time
 from typing import Any
 
@@ -116,6 +117,47 @@ def _key_info(key):
     if key.shape != ():
         raise ValueError(f"key must be a single key (shape ()), got shape {key.shape}")
     return np.asarray(jax.random.key_data(key)), str(jax.random.key_impl(key))
+
+
+def _physical_memory_bytes() -> int | None:
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def kept_observables_bytes(config: RunConfig) -> int:
+    """Bytes of the ``[chain, generation, ...]`` observables a kept run returns.
+
+    num_chains x (num_generations + 1) x (sum of the per-chain observable sizes x itemsize);
+    shapes come from ``jax.eval_shape`` of ``family.observe`` (nothing is compiled or run).
+    """
+    shapes = jax.eval_shape(config.family.observe, config.source, config.source)
+    per_chain = sum(
+        int(np.prod(leaf.shape)) * np.dtype(leaf.dtype).itemsize
+        for leaf in jax.tree_util.tree_leaves(shapes)
+    )
+    return int(config.num_chains) * (int(config.num_generations) + 1) * per_chain
+
+
+def check_memory(config: RunConfig, limit_bytes: int | None = None) -> int:
+    """Refuse, before anything runs, a kept run whose observables cannot fit in memory.
+
+    ``limit_bytes`` defaults to the machine's physical memory. Returns the estimate.
+    """
+    need = kept_observables_bytes(config)
+    limit = _physical_memory_bytes() if limit_bytes is None else int(limit_bytes)
+    if limit is not None and need > limit:
+        gib = 2.0**30
+        raise ValueError(
+            f"num_chains={config.num_chains} x (num_generations={config.num_generations} + 1) "
+            f"of kept observables need about {need / gib:.3g} GiB, more than this machine's "
+            f"{limit / gib:.3g} GiB of memory. Use collapse_lab.run_reduced (across-chain "
+            "summaries on the device, memory independent of num_chains), record fewer "
+            "observables, or run in chunks that are written to disk as they finish "
+            "(collapse-lab run / run_experiment); or lower num_chains or num_generations"
+        )
+    return need
 
 
 def make_config(
@@ -487,6 +529,7 @@ def run_chains(
     )
     if chunk_size is not None:
         chunk_size = _check_int("chunk_size", chunk_size, 1)
+    check_memory(config)
     return continue_run(start_run(config), chunk_size=chunk_size)
 
 

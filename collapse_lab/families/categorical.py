@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._multinomial import MAX_TRIALS, multinomial
+from .._validate import at_most
 from ..family import AbstractFamily
 from ..sampling import NEG_INF, SamplingBias
 
@@ -216,6 +217,7 @@ class Categorical(AbstractFamily):
         bias = SamplingBias() if bias is None else bias
         if not isinstance(bias, SamplingBias):
             raise ValueError(f"bias must be a collapse_lab.sampling.SamplingBias, got {bias!r}")
+        at_most("top_k", bias.top_k, self.vocab_size, "vocab_size")
         self.bias = bias
 
     @property

@@ -38,6 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._det import dsum
+from .._validate import at_most
 from ..family import AbstractFamily
 from ..sampling import SamplingBias
 from ..theory.ngram import stationary_context_law
@@ -351,6 +352,7 @@ class NGram(AbstractFamily):
             bias = SamplingBias(**bias)
         if not isinstance(bias, SamplingBias):
             raise ValueError(f"bias must be a collapse_lab SamplingBias, got {bias!r}")
+        at_most("top_k", bias.top_k, vocab_size, "vocab_size")
         e = eval_smoothing
         if not _is_number(e) or not 0.0 <= float(e) < 1.0:
             raise ValueError(f"eval_smoothing must lie in [0, 1), got {e!r}")

@@ -31,6 +31,7 @@ import numpy as np
 import optax
 
 from .._det import dsum
+from .._validate import at_most
 from ..family import AbstractFamily
 from ..sampling import SamplingBias
 from .ngram import NGram, NGramParams, _numpy_corpus_ngrams
@@ -335,6 +336,7 @@ class Transformer(AbstractFamily):
         bias = SamplingBias() if bias is None else bias
         if not isinstance(bias, SamplingBias):
             raise ValueError(f"bias must be a collapse_lab SamplingBias, got {bias!r}")
+        at_most("top_k", bias.top_k, vocab_size, "vocab_size")
         if accumulate_capacity is not None:
             accumulate_capacity = _positive_int("accumulate_capacity", accumulate_capacity)
         self.vocab_size = int(vocab_size)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import optimize, special
 
-from ._common import as_generations, cumulative, estimator_offset, schedule, shape_out
+from ._common import as_generations, cumulative, estimator_offset, generation, schedule, shape_out
 
 __all__ = [
     "expected_variance",
@@ -154,7 +154,7 @@ def log_variance_cdf(x, t, n, estimator="mle", temperature=1.0):
     chosen so that the aliasing and truncation errors are below about 1e-12
     (theory/gaussian.md#g6). ``t`` must be a single generation here.
     """
-    t = int(t)
+    t = generation(t)
     if t < 0:
         raise ValueError(f"t must be >= 0, got {t}")
     c = estimator_offset(estimator)
@@ -206,7 +206,7 @@ def log_variance_quantile(q, t, n, estimator="mle", temperature=1.0):
     """
     if not 0 < q < 1:
         raise ValueError(f"q must lie in (0, 1), got {q!r}")
-    t = int(t)
+    t = generation(t)
     if t == 0:
         return 0.0
     mean = float(expected_log_variance(t, n, estimator, 1.0, temperature))

@@ -37,7 +37,7 @@ import math
 import numpy as np
 from scipy import special, stats
 
-from ._common import as_generations, cumulative, schedule, shape_out
+from ._common import as_generations, cumulative, generation, schedule, shape_out
 
 __all__ = [
     "expected_probability",
@@ -686,7 +686,7 @@ def temperature_map(p, tau, t=1):
     p = _probs(p, name="p", vector=True)
     if not tau > 0:
         raise ValueError(f"tau must be > 0, got {tau!r}")
-    return _softmax(_logits(p) * float(tau) ** (-int(t)))
+    return _softmax(_logits(p) * float(tau) ** (-generation(t)))
 
 
 def top_k_map(p, k):
@@ -752,7 +752,7 @@ def iterate_bias(p, t, **bias):
     infinite-sample limit of a biased chain (catalogue section 7). With finite n the
     Wright-Fisher noise of section 4 is added on top (no closed form)."""
     out = [_probs(p, name="p", vector=True)]
-    for _ in range(int(t)):
+    for _ in range(generation(t)):
         out.append(bias_map(out[-1], **bias))
     return np.asarray(out)
 
