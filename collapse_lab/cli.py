@@ -1,92 +1,45 @@
 """Command line ``collapse-lab``: demo, run, check, plot, resume, list (argparse subcommands).
 
-A thin layer over :mod:`collapse_lab.experiment` (specs, chunked runs, resume),
-:mod:`collapse_lab.io` (saved runs) and :mod:`collapse_lab.plots` (figures). Errors in the
-arguments or the experiment file print one line naming the key and exit with status 2.
+A thin layer over :mod:`collapse_lab.spec` (experiment files), :mod:`collapse_lab.experiment`
+(chunked runs, resume), :mod:`collapse_lab.io` (saved runs) and :mod:`collapse_lab.report`
+(verdict tables, figures, report.md). Errors in the arguments or the experiment file print one
+line naming the key and exit with status 2. Every subcommand is one entry of :data:`COMMANDS`
+(name, help, description, function adding its arguments, function running it).
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import datetime as _dt
-import re
 import shutil
 import sys
 import time
 import tomllib
 from pathlib import Path
 
-DEFAULT_DEMO_DIR = "collapse_lab_demo"
-_ITEM_SUFFIX = re.compile(r" #\d+$")
-DEFAULT_RUNS_DIR = "collapse_lab_runs"
+import jax
 
-# The demo suite: small, exact where possible, sized for < 1 minute on 2 CPU cores in total.
-# A family can contribute its own entry with a class attribute DEMO_EXPERIMENT (a plain dict in
-# the experiment-file format, without the sizes it wants the demo to shrink).
-DEMO_SUITE = [
-    {
-        "name": "gaussian-replace",
-        "family": {"name": "gaussian", "estimator": "mle"},
-        "source": {"mean": 0.0, "cov": 1.0},
-        "policy": "replace",
-        "num_chains": 20000,
-        "num_generations": 50,
-        "num_samples": 10,
-        "method": "sample",
-    },
-    {
-        "name": "gaussian-accumulate",
-        "family": {"name": "gaussian", "estimator": "mle"},
-        "source": {"mean": 0.0, "cov": 1.0},
-        "policy": "accumulate",
-        "num_chains": 20000,
-        "num_generations": 50,
-        "num_samples": 10,
-        "method": "sample",
-    },
-    {
-        "name": "gaussian-fresh",
-        "family": {"name": "gaussian", "estimator": "mle"},
-        "source": {"mean": 0.0, "cov": 1.0},
-        "policy": {"name": "fresh", "alpha": 0.2},
-        "num_chains": 20000,
-        "num_generations": 50,
-        "num_samples": 10,
-        "method": "sample",
-    },
-    {
-        "name": "gaussian-sweep-n",
-        "family": {"name": "gaussian", "estimator": "mle"},
-        "source": {"mean": 0.0, "cov": 1.0},
-        "policy": "replace",
-        "num_chains": 5000,
-        "num_generations": 50,
-        "num_samples": 10,
-        "method": "exact",
-        "sweep": {"num_samples": [4, 8, 16, 32, 64, 128]},
-    },
-    {
-        "name": "categorical-replace",
-        "family": {"name": "categorical", "vocab_size": 100},
-        "source": {"zipf": {"exponent": 1.1}},
-        "policy": "replace",
-        "num_chains": 2000,
-        "num_generations": 50,
-        "num_samples": 100,
-        "method": "sample",
-    },
-    {
-        "name": "ngram-wright-fisher",
-        "family": {"name": "ngram", "vocab_size": 8, "order": 1, "mode": "fixed_counts"},
-        "source": {"random_markov_source": {"support_size": 4}},
-        "policy": "replace",
-        "num_chains": 2000,
-        "num_generations": 50,
-        "num_samples": 50,
-        "method": "sample",
-    },
-]
+from . import analysis, io, report
+from ._version import __version__
+from .chain import METHODS
+from .check import check, format_table
+from .experiment import BackgroundWriter, demo_suite, resume, run_experiment
+from .policies import POLICIES
+from .sampling import SamplingBias
+from .spec import (
+    SOURCE_GENERATORS,
+    build_config,
+    families,
+    load_experiment,
+    parse_experiment,
+    signature_args,
+    validate_experiment,
+)
+
+DEFAULT_DEMO_DIR = "collapse_lab_demo"
+DEFAULT_RUNS_DIR = "collapse_lab_runs"
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -129,33 +82,48 @@ def _set_x64(enabled: bool) -> None:
 
 
 def _run_x64(run_dir: Path) -> bool:
-    from . import io
+    return io.stored_x64(run_dir)
 
-    manifest = io.read_manifest(run_dir)
-    if manifest["kind"] == "sweep":
-        return bool(io._read_json(run_dir / io.EXPERIMENT, "sweep experiment").get("x64", False))
-    if manifest["kind"] == "run":
-        return bool(io._read_json(run_dir / io.CONFIG, "run config").get("x64", False))
-    return False
+
+def _run_dir(args) -> Path:
+    """``args.run_dir`` as a path, refused (naming RUN_DIR) unless it is a collapse_lab run."""
+    run_dir = Path(args.run_dir)
+    if not run_dir.exists():
+        raise ValueError(f"RUN_DIR {run_dir} does not exist")
+    if not run_dir.is_dir():
+        raise ValueError(f"RUN_DIR {run_dir} is not a directory")
+    if not io.is_run_dir(run_dir):
+        raise ValueError(
+            f"RUN_DIR {run_dir} is not a collapse_lab run, sweep or demo directory "
+            f"(no {io.RUN_MANIFEST})"
+        )
+    return run_dir
+
+
+def _overrides(items) -> dict | None:
+    """``--override KEY=VALUE`` pairs (theory inputs of ``check``), or None."""
+    out = _pairs(items, "--override")
+    for key in out:
+        if not key.isidentifier():
+            raise ValueError(
+                f"--override takes KEY=VALUE with KEY a theory input name, got {key!r}"
+            )
+    return out or None
 
 
 def _print_table(table, title: str, max_rows: int | None = None) -> None:
     """Print the verdict table; beyond ``max_rows`` rows, one line per kind of quantity."""
-    import collapse_lab as cl
-
     if len(table) == 0:
         print(f"{title}\n(no theory prediction applies to this configuration)\n")
     elif max_rows is None or len(table) <= max_rows:
-        print(cl.format_table(table, title) + "\n")
+        print(format_table(table, title) + "\n")
     else:
         print(_condensed_table(table, title) + "\n")
 
 
 def _condensed_table(table, title: str) -> str:
-    from .plots import _item_group
-
     df = table.assign(
-        group=table["quantity"].map(_item_group), abs_z=table["z"].abs(), ok=table["pass"]
+        group=table["quantity"].map(analysis.item_group), abs_z=table["z"].abs(), ok=table["pass"]
     )
     summary = (
         df.groupby(["group", "formula"], sort=False)
@@ -199,12 +167,10 @@ def _run_title(result) -> str:
 
 
 def _sweep_lines(points) -> str:
-    from .plots import collapse_rate
-
     lines = []
     for p in points:
         table = p["table"]
-        rate = collapse_rate(p["result"])
+        rate = analysis.collapse_rate(p["result"])
         status = "PASS" if table.attrs.get("passed") else "FAIL"
         label = ", ".join(f"{k}={v}" for k, v in p["assignment"].items())
         lines.append(
@@ -217,32 +183,20 @@ def _sweep_lines(points) -> str:
 
 # ------------------------------------------------------------------------------------ demo
 def _demo_suite(args) -> list[dict]:
-    from .experiment import families
-
-    registry = families()
-    suite, covered = [], set()
-    for entry in DEMO_SUITE:
+    """The demo experiments (``collapse_lab/experiments/*.toml``) of the installed families."""
+    suite = []
+    for entry in demo_suite():
         name = entry["family"]["name"]
-        cls = registry.get(name)
-        if cls is None:
+        if name not in families():
             print(
                 f"[demo] skipping {entry['name']}: the {name} family is not installed", flush=True
             )
             continue
-        own = getattr(cls, "DEMO_EXPERIMENT", None)
-        suite.append(copy.deepcopy(own if isinstance(own, dict) and name not in covered else entry))
-        covered.add(name)
-    for name, cls in registry.items():
-        if name in covered:
-            continue
-        own = getattr(cls, "DEMO_EXPERIMENT", None)
-        if isinstance(own, dict):
-            suite.append({"name": f"{name}-demo", **copy.deepcopy(own)})
-        else:
-            print(
-                f"[demo] no demo experiment for the {name} family (it defines no DEMO_EXPERIMENT)",
-                flush=True,
-            )
+        suite.append(entry)
+    covered = {e["family"]["name"] for e in suite}
+    for name in families():
+        if name not in covered:
+            print(f"[demo] no demo experiment for the {name} family", flush=True)
     if args.only:
         unknown = set(args.only) - {e["name"] for e in suite}
         if unknown:
@@ -263,9 +217,6 @@ def _demo_suite(args) -> list[dict]:
 
 def _demo_one(exp, out: Path, args, writer):
     """Run one suite experiment; print its verdict (figures are drawn on ``writer``'s thread)."""
-    from .experiment import run_experiment
-    from .io import verdict
-
     t0 = time.perf_counter()
     sub = run_experiment(
         exp,
@@ -278,7 +229,8 @@ def _demo_one(exp, out: Path, args, writer):
     took = time.perf_counter() - t0
     if exp.sweep:
         points = [
-            {"assignment": a, "result": r, "table": verdict(r, exp.false_alarm)} for a, r in sub
+            {"assignment": a, "result": r, "table": report.verdict(r, exp.false_alarm)}
+            for a, r in sub
         ]
         print(
             f"{exp.name}: sweep over {', '.join(exp.sweep)} ({len(points)} runs in {took:.1f} s; "
@@ -286,15 +238,12 @@ def _demo_one(exp, out: Path, args, writer):
         )
         print(_sweep_lines(points) + "\n", flush=True)
         return all(p["table"].attrs["passed"] for p in points), "collapse_rate.png"
-    table = verdict(sub, exp.false_alarm)
+    table = report.verdict(sub, exp.false_alarm)
     _print_table(table, f"{exp.name} ({took:.1f} s): {_run_title(sub)}", max_rows=60)
     return bool(table.attrs["passed"]), "trajectories.png"
 
 
 def _demo(args) -> int:
-    from . import io
-    from .experiment import BackgroundWriter, parse_experiment
-
     out = Path(args.out)
     if out.exists() and io.is_run_dir(out) and io.run_kind(out) == "demo":
         shutil.rmtree(out)  # the demo replaces its own previous output
@@ -349,8 +298,6 @@ def _demo(args) -> int:
 
 # ------------------------------------------------------------------------------------ run
 def _experiment_from_args(args):
-    from .experiment import load_experiment, parse_experiment
-
     if args.config:
         data = load_experiment(args.config).to_dict()
     else:
@@ -412,9 +359,13 @@ def _experiment_from_args(args):
 
 
 def _run(args) -> int:
-    from .experiment import run_experiment
-
-    experiment = _experiment_from_args(args)
+    try:
+        experiment = _experiment_from_args(args)
+        validate_experiment(experiment)
+    except ValueError as err:
+        if args.config and str(args.config) not in str(err):
+            raise ValueError(f"{args.config}: {err}") from None
+        raise
     _set_x64(experiment.x64)
     if args.out:
         out = Path(args.out)
@@ -430,32 +381,26 @@ def _run(args) -> int:
 
 
 def _report_finished(out: Path, experiment, result) -> None:
-    from .io import verdict
-
     if experiment.sweep:
         points = [
-            {"assignment": a, "result": r, "table": verdict(r, experiment.false_alarm)}
+            {"assignment": a, "result": r, "table": report.verdict(r, experiment.false_alarm)}
             for a, r in result
         ]
         print(f"{experiment.name}: sweep over {', '.join(experiment.sweep)}")
         print(_sweep_lines(points))
     else:
-        _print_table(verdict(result, experiment.false_alarm), _run_title(result))
+        _print_table(report.verdict(result, experiment.false_alarm), _run_title(result))
     print(f"saved to {out}/ (report: {out / 'report.md'})")
 
 
 # ------------------------------------------------------------------------------------ others
 def _demo_children(run_dir: Path) -> list[Path]:
     """The saved runs and sweeps inside a demo directory."""
-    from . import io
-
     return sorted(p for p in run_dir.iterdir() if p.is_dir() and io.is_run_dir(p))
 
 
 def _check(args) -> int:
-    from . import io
-
-    run_dir = Path(args.run_dir)
+    run_dir = _run_dir(args)
     if io.run_kind(run_dir) == "demo":
         codes = [_check_one(child, args) for child in _demo_children(run_dir)]
         return max(codes, default=0)
@@ -463,11 +408,8 @@ def _check(args) -> int:
 
 
 def _check_one(run_dir: Path, args) -> int:
-    from . import io
-    from .check import check
-
+    overrides = _overrides(args.override)
     _set_x64(_run_x64(run_dir))
-    overrides = _pairs(args.override, "--override") or None
     if io.run_kind(run_dir) == "sweep":
         pairs = io.load_sweep(run_dir)
     else:
@@ -487,9 +429,7 @@ def _check_one(run_dir: Path, args) -> int:
 
 
 def _plot(args) -> int:
-    from . import io
-
-    run_dir = Path(args.run_dir)
+    run_dir = _run_dir(args)
     kind = io.run_kind(run_dir)
     if kind == "demo":
         for child in _demo_children(run_dir):
@@ -504,14 +444,14 @@ def _plot(args) -> int:
         for r in manifest["runs"]:
             sub = run_dir / r["dir"]
             result = io.load(sub)
-            table = io.verdict(result, false_alarm)
-            io.write_report(sub, result, table, io.write_figures(sub, result, table))
+            table = report.verdict(result, false_alarm)
+            report.write_report(sub, result, table, report.write_figures(sub, result, table))
             results.append((r["assignment"], result))
-        io.finalize_sweep(run_dir, figures=True, results=results)
+        report.finalize_sweep(run_dir, figures=True, results=results)
     elif kind == "run":
         result = io.load(run_dir)
-        table = io.verdict(result, false_alarm)
-        io.write_report(run_dir, result, table, io.write_figures(run_dir, result, table))
+        table = report.verdict(result, false_alarm)
+        report.write_report(run_dir, result, table, report.write_figures(run_dir, result, table))
     else:
         raise ValueError(f"{run_dir} is a {kind} directory; plot takes a run or a sweep")
     figures = sorted(run_dir.glob(f"**/{io.FIGURES}/*.png"))
@@ -522,10 +462,7 @@ def _plot(args) -> int:
 
 
 def _resume(args) -> int:
-    from . import io
-    from .experiment import resume
-
-    run_dir = Path(args.run_dir)
+    run_dir = _run_dir(args)
     if io.run_kind(run_dir) == "demo":
         for child in _demo_children(run_dir):
             _resume(argparse.Namespace(**{**vars(args), "run_dir": str(child)}))
@@ -543,35 +480,20 @@ def _resume(args) -> int:
 
 
 def _list(args) -> int:
-    import jax
-
-    import collapse_lab as cl
-
-    from .chain import METHODS
-    from .experiment import (
-        SOURCE_GENERATORS,
-        _signature_args,
-        build_config,
-        families,
-        parse_experiment,
-    )
-    from .policies import POLICIES
-    from .sampling import SamplingBias
-
     demo_specs = {}
-    for entry in DEMO_SUITE:
+    for entry in demo_suite():
         demo_specs.setdefault(entry["family"]["name"], entry)
     print("Families (collapse_lab.FAMILIES):")
     for name, cls in families().items():
         doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        args_, _ = _signature_args(cls.__init__)
-        src, _ = _signature_args(cls.source) if hasattr(cls, "source") else ([], False)
+        args_, _ = signature_args(cls.__init__)
+        src, _ = signature_args(cls.source)
         print(f"  {name}: {cls.__name__}({', '.join(args_)}) - {doc}")
         print(
             f"      source: {cls.__name__}.source({', '.join(src)}); exact method: "
-            f"{'yes' if getattr(cls, 'has_exact', False) else 'no'}"
+            f"{'yes' if cls.has_exact is True else 'depends on the arguments' if cls.has_exact else 'no'}"
         )
-        spec = getattr(cls, "DEMO_EXPERIMENT", None) or demo_specs.get(name)
+        spec = demo_specs.get(name)
         if spec is None:
             print("      (no example experiment: observables and predictions need a source)")
             continue
@@ -586,25 +508,21 @@ def _list(args) -> int:
                 config = build_config(parse_experiment({**base, "policy": pol}))
                 preds = config.family.predictions(config)
                 # Per-item rows ("E[P_t(a,b)] #3") are listed once, without their index.
-                seen = dict.fromkeys(
-                    f"{_ITEM_SUFFIX.sub('', p.label)} [{p.formula}]" for p in preds
-                )
+                seen = dict.fromkeys(f"{analysis.item_label(p.label)} [{p.formula}]" for p in preds)
                 pname = pol if isinstance(pol, str) else "fresh(alpha)"
                 print(f"      predictions ({pname}): {', '.join(seen) or 'none'}")
         except ValueError as err:
             print(f"      (example experiment failed: {err})")
     print("\nPolicies:")
     for name, cls in POLICIES.items():
-        import dataclasses
-
         fields = [f.name for f in dataclasses.fields(cls)]
         doc = (cls.__doc__ or "").strip().splitlines()[0]
         print(f"  {name}{'(' + ', '.join(fields) + ')' if fields else ''}: {doc}")
-    bias = [f"{f.name}" for f in __import__("dataclasses").fields(SamplingBias)]
+    bias = [f"{f.name}" for f in dataclasses.fields(SamplingBias)]
     print(f"\nSampling bias ([sampling] table / flags): {', '.join(bias)}")
     print(f"Methods: {', '.join(METHODS)}")
     print(f"Source generators ([source] zipf = {{exponent = 1.1}}): {', '.join(SOURCE_GENERATORS)}")
-    print(f"collapse_lab {cl.__version__}")
+    print(f"collapse_lab {__version__}")
     return 0
 
 

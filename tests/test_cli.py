@@ -257,7 +257,7 @@ def test_bad_experiment_files_name_the_key(tmp_path, capsys):
         code = main(["run", "--config", str(tmp_path / name), "--out", str(tmp_path / "never")])
         err = capsys.readouterr().err
         assert code == 2, name
-        assert key in err and name in err or key in err, (name, err)
+        assert key in err and name in err, (name, err)  # names the key and the file
         assert not (tmp_path / "never").exists()  # refused before anything was created
     code = main(["run", "--family-arg", "estimator=biased", "--out", str(tmp_path / "never")])
     assert code == 2 and "estimator" in capsys.readouterr().err

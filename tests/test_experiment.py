@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import collapse_lab as cl
-from collapse_lab import experiment as ex
+from collapse_lab import spec as ex
 from collapse_lab import io
 
 EXAMPLE = textwrap.dedent(

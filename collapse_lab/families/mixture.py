@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import ClassVar
 
 import equinox as eqx
 import jax
@@ -317,27 +316,6 @@ class GaussianMixture(AbstractFamily):
     min_count: float = eqx.field(static=True)
     covariance_floor: float = eqx.field(static=True)
     num_heldout: int = eqx.field(static=True)
-
-    # The acceptance setting of theory/mixture.md (collapse-lab demo / list).
-    DEMO_EXPERIMENT: ClassVar[dict] = {
-        "family": {
-            "name": "gaussian_mixture",
-            "num_components": 3,
-            "dim": 1,
-            "oracle_assignments": True,
-            "num_heldout": 0,
-        },
-        "source": {
-            "weights": [0.6, 0.3, 0.1],
-            "means": [-10.0, 0.0, 10.0],
-            "covariances": [1.0, 2.0, 0.5],
-        },
-        "policy": "replace",
-        "num_chains": 20000,
-        "num_generations": 30,
-        "num_samples": 50,
-        "method": "sample",
-    }
 
     def __init__(
         self,
