@@ -200,12 +200,12 @@ def test_property_sweep_exact_path(n, estimator, policy, alpha, dim):
     table = cl.check(r, false_alarm=FALSE_ALARM)
     assert len(table) > 0
     assert table.attrs["passed"], table[~table["pass"]]
-    # negative control: a quarter of n at the last generation. The shift of the targeted
+    # negative control: a quarter of n (4n where that is n itself) at the last generation. The shift of the targeted
     # moment rows is asserted (>= 8 standard errors) rather than used to skip the control.
     gens = {"generations": [20]}
-    wrong = cl.check(
-        r, false_alarm=FALSE_ALARM, overrides={**gens, "num_samples": max(n // 4, 2 if dim == 1 else 3)}
-    )
+    wrong_n = max(n // 4, 2 if dim == 1 else 3)
+    wrong_n = 4 * n if wrong_n == n else wrong_n
+    wrong = cl.check(r, false_alarm=FALSE_ALARM, overrides={**gens, "num_samples": wrong_n})
     right = cl.check(r, false_alarm=FALSE_ALARM, overrides=gens)
     merged = right.merge(wrong, on=["observable", "quantity", "generation"], suffixes=("", "_w"))
     se = merged["std_error"].where(merged["statistic"].str.startswith("z"), np.nan)
