@@ -123,7 +123,9 @@ def test_fresh_rows():
         seed=3,
     )
     assert_all_pass(cl.check(result), formulas=("X1",))
-    assert_rejects(cl.check(result, overrides={"alpha": 0.0}), rows={"formula": "X1"})
+    # alpha = 0 turns the X1 rows into the Replace rows (W*): those must reject the chains
+    wrong = cl.check(result, overrides={"alpha": 0.0})
+    assert_rejects(wrong, rows={"formula": ["W2", "W3"]})
 
 
 def test_smoothing_rows():
