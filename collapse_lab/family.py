@@ -83,6 +83,26 @@ class AbstractFamily(eqx.Module):
     def validate_num_samples(self, num_samples: Any) -> None:
         """Raise ``ValueError`` naming ``num_samples`` if a sample size is not allowed."""
 
+    # ----------------------------------------------------------------------------- policy hooks
+    # Optional additions some data policies need (collapse_lab.policies); defaults: absent.
+    fixed_shape_stats = True  # merge keeps the statistics' shapes (Window, FixedReal need it)
+    has_subsample = False  # subsample_stats: draw without replacement from pooled statistics
+    has_points = False  # sample_points / points_stats: a static buffer of drawn points
+
+    def subsample_stats(self, key: PRNGKeyArray, stats: Stats, num_samples: Any,
+                        max_samples: int) -> Stats:
+        """Statistics of ``num_samples`` (<= static ``max_samples``) points drawn without
+        replacement from the data summarised by ``stats`` (count families)."""
+        raise NotImplementedError
+
+    def sample_points(self, key: PRNGKeyArray, params: Params, num_samples: int) -> Any:
+        """``[num_samples, ...]`` draws in a frame that ``points_stats`` understands."""
+        raise NotImplementedError
+
+    def points_stats(self, points: Any, mask: Any) -> Stats:
+        """Statistics of the points of ``points`` where ``mask`` is true."""
+        raise NotImplementedError
+
     def validate_policy(self, policy: Any) -> None:
         """Raise ``ValueError`` naming ``policy`` if this family cannot run under it (default: any)."""
         del policy

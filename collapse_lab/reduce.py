@@ -36,6 +36,7 @@ from .chain import (
     _plan,
     chain_keys,
     chain_sharding,
+    initial_pool,
     make_config,
     make_step,
     padded_chain_count,
@@ -253,7 +254,7 @@ def run_reduced(
     thr_dev = {k: jnp.asarray(v[1:], dt) for k, v in thresholds.items()}
     edge_dev = {k: jnp.asarray(v, dt) for k, v in edges.items()}
     params0 = config.source
-    pool0 = family.empty_stats(params0)
+    pool0 = initial_pool(config)
 
     total_moments: dict[str, Moments] = {}
     below_total = {k: np.zeros((T, v.shape[1]), np.int64) for k, v in thresholds.items()}

@@ -371,6 +371,27 @@ class Categorical(AbstractFamily):
             w = self.sampling_probs(params)
         return CategoricalStats(counts=multinomial(key, num_samples, w))
 
+    # ------------------------------------------------------------------------------ subsampling
+    has_subsample = True
+
+    def subsample_stats(self, key, stats, num_samples, max_samples) -> CategoricalStats:
+        """Counts of ``num_samples`` tokens drawn without replacement from the pooled counts
+        (multivariate hypergeometric), one token at a time: exact, O(max_samples x K) work."""
+        k = self.vocab_size
+
+        def body(i, carry):
+            left, out = carry
+            cum = jnp.cumsum(left)
+            j = jax.random.randint(jax.random.fold_in(key, i), (), 0, jnp.maximum(cum[-1], 1),
+                                   dtype=jnp.int32)
+            c = jnp.minimum(jnp.searchsorted(cum, j, side="right"), k - 1)
+            take = (i < num_samples).astype(jnp.int32)
+            return left.at[c].add(-take), out.at[c].add(take)
+
+        zero = jnp.zeros((k,), jnp.int32)
+        _, out = jax.lax.fori_loop(0, int(max_samples), body, (stats.counts, zero))
+        return CategoricalStats(counts=out)
+
     # ------------------------------------------------------------------------------ pooling
     def empty_stats(self, params) -> CategoricalStats:
         return CategoricalStats(counts=jnp.zeros((self.vocab_size,), jnp.int32))

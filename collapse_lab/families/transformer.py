@@ -298,6 +298,7 @@ class Transformer(AbstractFamily):
     chain_align: int = eqx.field(static=True)
 
     has_exact = False
+    fixed_shape_stats = False  # the statistics are a token buffer
 
     def __init__(self, vocab_size: int, seq_len: int, d_model: int = 32, num_layers: int = 2,
                  num_heads: int = 2, num_train_steps: int = 200, batch_size: int = 32,
