@@ -16,6 +16,7 @@ from .families import FAMILIES as FAMILIES
 from .families import Categorical as Categorical
 from .families import Gaussian as Gaussian
 from .families import GaussianMixture as GaussianMixture
+from .families import LinearRegression as LinearRegression
 from .families import NGram as NGram
 from .families import Transformer as Transformer
 from .families import random_markov_source as random_markov_source

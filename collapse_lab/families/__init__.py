@@ -15,6 +15,7 @@ from .mixture import (
     MixtureSampleBuffer,
 )
 from .ngram import NGram, NGramParams, NGramStats, random_markov_source
+from .regression import LinearRegression, RegressionParams, RegressionStats
 
 # Not in FAMILIES: its source is built from an n-gram source, not from plain family arguments,
 # and it is too slow for the every-family contract/sharding tests (see theory/transformer.md).
@@ -25,6 +26,7 @@ FAMILIES = {
     "categorical": Categorical,
     "ngram": NGram,
     "gaussian_mixture": GaussianMixture,
+    "linear_regression": LinearRegression,
 }
 
 __all__ = [
@@ -45,6 +47,9 @@ __all__ = [
     "NGramParams",
     "NGramStats",
     "random_markov_source",
+    "LinearRegression",
+    "RegressionParams",
+    "RegressionStats",
     "Transformer",
     "TransformerParams",
     "TransformerStats",
