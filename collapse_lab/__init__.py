@@ -13,6 +13,7 @@ from .experiment import load_experiment as load_experiment
 from .experiment import resume as resume
 from .experiment import run_experiment as run_experiment
 from .families import FAMILIES as FAMILIES
+from .families import KDE as KDE
 from .families import Categorical as Categorical
 from .families import Gaussian as Gaussian
 from .families import GaussianMixture as GaussianMixture

@@ -8,6 +8,7 @@ from .categorical import (
     zipf_mandelbrot,
 )
 from .gaussian import Gaussian, GaussianParams, GaussianStats
+from .kde import KDE, KDEParams, KDEStats
 from .mixture import (
     GaussianMixture,
     MixtureComponentStats,
@@ -27,6 +28,7 @@ FAMILIES = {
     "ngram": NGram,
     "gaussian_mixture": GaussianMixture,
     "linear_regression": LinearRegression,
+    "kde": KDE,
 }
 
 __all__ = [
@@ -40,6 +42,9 @@ __all__ = [
     "GaussianParams",
     "GaussianStats",
     "GaussianMixture",
+    "KDE",
+    "KDEParams",
+    "KDEStats",
     "MixtureComponentStats",
     "MixtureParams",
     "MixtureSampleBuffer",
