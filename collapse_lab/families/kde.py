@@ -228,8 +228,9 @@ class KDE(AbstractFamily):
         xi = normals(u[:, 1:])
         m = params.offsets.shape[0]
         idx = jnp.clip(jnp.floor(u[:, 0] * params.count).astype(jnp.int32), 0, m - 1)
-        kde = params.offsets[idx] + xi @ params.kernel.T
-        src = xi @ params.source_chol.T
+        # x @ L^T with a fixed summation order (bits independent of the vmap batch size)
+        kde = params.offsets[idx] + dsum(xi[:, None, :] * params.kernel[None, :, :], 2)
+        src = dsum(xi[:, None, :] * params.source_chol[None, :, :], 2)
         return jnp.where(params.is_source, src, kde)
 
     def sample(self, key, params: KDEParams, num_samples: int) -> jax.Array:
