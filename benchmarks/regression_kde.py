@@ -10,10 +10,10 @@ Three parts (theory/regression.md, theory/kde.md):
 * ``regression``: mean test error over chains, Replace (linear growth, R1) and Accumulate
   (bounded, R4), d = 5, T = 20, noise 1, with the exact theory and Gerstgrasser et al.'s
   fixed-design bound.
-* ``kde``: 1-D KDE chains from N(0, 1), n = 100, under a fixed bandwidth (converges to
-  (n - 1) h^2), Silverman's rule (explodes geometrically) and Silverman's rule with its constant
-  scaled by 0.2 (below the phase boundary c* = n^(-3/10): collapses), with the exact K1/K2
-  recursions.
+* ``kde``: 1-D KDE chains from N(0, 1), n = 50, under a fixed bandwidth h = 0.3 (converges
+  to (n - 1) h^2 = 4.41), Silverman's rule (explodes geometrically, factor 1.215 per
+  generation) and Silverman's rule with its constant scaled by 0.1 (below the phase boundary
+  c* = n^(-3/10) = 0.31: collapses, factor 0.982), with the exact K1/K2 recursions.
 
 Usage::
 
@@ -89,11 +89,11 @@ def regression_curves(num_chains, num_generations):
     return out
 
 
-def kde_curves(num_chains, num_generations, n=100):
+def kde_curves(num_chains, num_generations, n=50):
     t = np.arange(num_generations + 1)
     cases = {"fixed h = 0.3": (cl.KDE(0.3, max_points=n), {"bandwidth": 0.3}),
              "Silverman": (cl.KDE("silverman", max_points=n), None),
-             "Silverman x 0.2": (cl.KDE("silverman", max_points=n, bandwidth_scale=0.2), None)}
+             "Silverman x 0.1": (cl.KDE("silverman", max_points=n, bandwidth_scale=0.1), None)}
     out = {"t": t.tolist(), "n": n, "critical_constant": th_kde.critical_rule_constant(n),
            "silverman_constant": th_kde.rule_constant("silverman")}
     for name, (fam, kw) in cases.items():
@@ -138,7 +138,7 @@ def plot(reg, kde, path):
     ax.legend(fontsize=8)
     ax = axes[1]
     t = np.asarray(kde["t"])
-    for (name, color) in zip(["fixed h = 0.3", "Silverman", "Silverman x 0.2"], ["C2", "C3", "C4"]):
+    for (name, color) in zip(["fixed h = 0.3", "Silverman", "Silverman x 0.1"], ["C2", "C3", "C4"]):
         c = kde[name]
         ax.fill_between(t, c["q05"], c["q95"], color=color, alpha=0.2, lw=0)
         ax.plot(t, c["mean_variance"], color=color, lw=1.5, label=f"{name}: mean")
@@ -163,9 +163,9 @@ def main():
     reg = regression_curves(chains, gens)
     print("regression check rows passed:",
           {k: reg[k]["check_passed"] for k in ("replace", "accumulate")})
-    kde = kde_curves(chains // 4 if not args.quick else 1000, 40 if not args.quick else 20)
+    kde = kde_curves(chains // 4 if not args.quick else 1000, 50 if not args.quick else 20)
     print("kde check rows passed:",
-          {k: kde[k]["check_passed"] for k in ("fixed h = 0.3", "Silverman", "Silverman x 0.2")})
+          {k: kde[k]["check_passed"] for k in ("fixed h = 0.3", "Silverman", "Silverman x 0.1")})
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     plot(reg, kde, out.with_suffix(".png"))
