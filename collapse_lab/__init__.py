@@ -10,9 +10,11 @@ from .check import format_table as format_table
 from .experiment import resume as resume
 from .experiment import run_experiment as run_experiment
 from .families import FAMILIES as FAMILIES
+from .families import KDE as KDE
 from .families import Categorical as Categorical
 from .families import Gaussian as Gaussian
 from .families import GaussianMixture as GaussianMixture
+from .families import LinearRegression as LinearRegression
 from .families import NGram as NGram
 from .families import Transformer as Transformer
 from .families import random_markov_source as random_markov_source

@@ -8,6 +8,7 @@ from .categorical import (
     zipf_mandelbrot,
 )
 from .gaussian import Gaussian, GaussianParams, GaussianStats
+from .kde import KDE, KDEParams, KDEStats
 from .mixture import (
     GaussianMixture,
     MixtureComponentStats,
@@ -15,6 +16,7 @@ from .mixture import (
     MixtureSampleBuffer,
 )
 from .ngram import NGram, NGramParams, NGramStats, random_markov_source
+from .regression import LinearRegression, RegressionParams, RegressionStats
 
 # Not in FAMILIES: its source is built from an n-gram source, not from plain family arguments,
 # and it is too slow for the every-family contract/sharding tests (see theory/transformer.md).
@@ -25,6 +27,8 @@ FAMILIES = {
     "categorical": Categorical,
     "ngram": NGram,
     "gaussian_mixture": GaussianMixture,
+    "linear_regression": LinearRegression,
+    "kde": KDE,
 }
 
 __all__ = [
@@ -38,6 +42,9 @@ __all__ = [
     "GaussianParams",
     "GaussianStats",
     "GaussianMixture",
+    "KDE",
+    "KDEParams",
+    "KDEStats",
     "MixtureComponentStats",
     "MixtureParams",
     "MixtureSampleBuffer",
@@ -45,6 +52,9 @@ __all__ = [
     "NGramParams",
     "NGramStats",
     "random_markov_source",
+    "LinearRegression",
+    "RegressionParams",
+    "RegressionStats",
     "Transformer",
     "TransformerParams",
     "TransformerStats",
