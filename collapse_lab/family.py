@@ -28,17 +28,21 @@ import inspect
 from typing import Any
 
 import equinox as eqx
-import jax
-import jax.numpy as jnp
 from jaxtyping import PRNGKeyArray
+
+from ._validate import check_key
 
 Params = Any
 Stats = Any
 
 
 def is_key(value) -> bool:
-    """Whether ``value`` is a typed PRNG key (``jax.random.key(seed)``)."""
-    return isinstance(value, jax.Array) and jnp.issubdtype(value.dtype, jax.dtypes.prng_key)
+    """Whether ``value`` is a single typed PRNG key (``jax.random.key(seed)``)."""
+    try:
+        check_key("key", value)
+    except ValueError:
+        return False
+    return True
 
 
 def key_first(source):
@@ -61,6 +65,20 @@ def key_first(source):
 
     wrapper.__signature__ = signature.replace(parameters=[params[0], key, *params[1:]])
     return wrapper
+
+
+def check_made_by(name: str, value, params_type: type, maker: str, **sizes):
+    """The source check the families share: ``value`` is a ``params_type`` built by ``maker``
+    (e.g. ``"NGram.source(key, transitions)"``) whose ``info`` has the family's ``sizes``
+    (``vocab_size=..., order=...``); otherwise a ``ValueError`` naming ``name``."""
+    if not isinstance(value, params_type):
+        raise ValueError(f"{name} must come from {maker}, got {type(value).__name__}")
+    have = {k: getattr(value.info, k) for k in sizes}
+    if have != sizes:
+        text = ", ".join(f"{k}={v}" for k, v in have.items())
+        want = ", ".join(f"{k}={v}" for k, v in sizes.items())
+        raise ValueError(f"{name} has {text}; the family has {want}")
+    return value
 
 
 class AbstractFamily(eqx.Module):
@@ -87,6 +105,13 @@ class AbstractFamily(eqx.Module):
         """Generation-0 parameters. The key comes first for every family; a source that needs
         no randomness takes it and ignores it (see :func:`key_first`). Keyword arguments are
         plain data (numbers, lists): an experiment file's ``[source]`` table names them."""
+
+    def source_args(self, source: Params) -> dict | None:
+        """Plain-data keyword arguments of :meth:`source` that rebuild ``source`` (what a saved
+        run records in ``config.json``), or None when the source is not plain data (a pickle of
+        the family and source is kept instead)."""
+        del source
+        return None
 
     @abc.abstractmethod
     def check_source(self, source: Params) -> Params:
@@ -127,6 +152,26 @@ class AbstractFamily(eqx.Module):
     @abc.abstractmethod
     def validate_num_samples(self, num_samples: Any) -> None:
         """Raise ``ValueError`` naming ``num_samples`` if a sample size is not allowed."""
+
+    # ----------------------------------------------------------------------------- policy hooks
+    # Optional additions some data policies need (collapse_lab.policies); defaults: absent.
+    fixed_shape_stats = True  # merge keeps the statistics' shapes (Window, FixedReal need it)
+    has_subsample = False  # subsample_stats: draw without replacement from pooled statistics
+    has_points = False  # sample_points / points_stats: a static buffer of drawn points
+
+    def subsample_stats(self, key: PRNGKeyArray, stats: Stats, num_samples: Any,
+                        max_samples: int) -> Stats:
+        """Statistics of ``num_samples`` (<= static ``max_samples``) points drawn without
+        replacement from the data summarised by ``stats`` (count families)."""
+        raise NotImplementedError
+
+    def sample_points(self, key: PRNGKeyArray, params: Params, num_samples: int) -> Any:
+        """``[num_samples, ...]`` draws in a frame that ``points_stats`` understands."""
+        raise NotImplementedError
+
+    def points_stats(self, points: Any, mask: Any) -> Stats:
+        """Statistics of the points of ``points`` where ``mask`` is true."""
+        raise NotImplementedError
 
     def validate_policy(self, policy: Any) -> None:
         """Raise ``ValueError`` naming ``policy`` if this family cannot run under it (default: any)."""

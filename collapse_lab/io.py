@@ -47,7 +47,8 @@ import numpy as np
 from .chain import RunResult, initial_carry, make_config, start_run
 from .families import FAMILIES
 from .policies import make_policy
-from .spec import build_config, build_source, parse_experiment, sweep_label
+from .sampling import SamplingBias
+from .spec import build_config, build_source, parse_experiment, source_key, sweep_label
 
 FORMAT = 1
 RUN_MANIFEST = "run.json"
@@ -314,26 +315,22 @@ def _family_spec(family) -> dict | None:
     """``{"name", "args"}`` that rebuilds ``family`` through ``FAMILIES``, or None."""
     desc = dict(family.describe())
     name = desc.pop("family", family.name)
-    cls = FAMILIES.get(name)
-    if cls is None:
+    if name not in FAMILIES:
         return None
     try:
-        if cls(**desc) == family:
+        if _family_from_spec({"name": name, "args": desc}) == family:
             return {"name": name, "args": desc}
-    except Exception:  # noqa: BLE001 - any failure means "not rebuildable from describe()"
+    except (ValueError, TypeError):  # not rebuildable from describe()
         pass
     return None
 
 
-def _gaussian_source_spec(family, source) -> dict:
-    mean, cov = family.absolute(source)
-    return {
-        "mean": np.asarray(mean, np.float64).tolist(),
-        "cov": np.asarray(cov, np.float64).tolist(),
-    }
-
-
-SOURCE_SPECS = {"gaussian": _gaussian_source_spec}  # family name -> plain-data source spec
+def _family_from_spec(spec: dict):
+    """``FAMILIES[name](**args)``; a described sampling bias (a dict) becomes a SamplingBias."""
+    args = dict(spec["args"])
+    if isinstance(args.get("bias"), dict):
+        args["bias"] = SamplingBias(**args["bias"])
+    return FAMILIES[spec["name"]](**args)
 
 
 def _leaves(tree) -> list[np.ndarray]:
@@ -354,8 +351,7 @@ def _config_record(config, experiment) -> dict:
     }
     if experiment is None:
         record["family"] = _family_spec(config.family)
-        spec = SOURCE_SPECS.get(config.family.name)
-        record["source"] = spec(config.family, config.source) if spec else None
+        record["source"] = config.family.source_args(config.source)
     return record
 
 
@@ -416,9 +412,10 @@ def _rebuild_config(run_dir: Path, record: dict):
     if record.get("experiment") is not None:
         return build_config(parse_experiment(record["experiment"]))
     if record.get("family") is not None and record.get("source") is not None:
-        fam = record["family"]
-        family = FAMILIES[fam["name"]](**fam["args"])
-        source = build_source(family, record["source"])
+        family = _family_from_spec(record["family"])
+        # Plain-data sources are deterministic (they ignore the key); the leaves are replaced by
+        # the stored arrays anyway.
+        source = build_source(family, record["source"], key=source_key(0))
     else:
         objects = run_dir / OBJECTS
         if not objects.is_file():

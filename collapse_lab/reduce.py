@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from jax import lax
 
+from ._validate import positive_int
 from .chain import (
     RunConfig,
     chain_keys,
@@ -227,8 +228,7 @@ def run_reduced(
     policy = Replace() if policy is None else policy
     config = make_config(key, family, source, policy=policy, num_chains=num_chains,
                          num_generations=num_generations, num_samples=num_samples, method=method)
-    if isinstance(chain_batch, bool) or not isinstance(chain_batch, int) or chain_batch < 1:
-        raise ValueError(f"chain_batch must be an integer >= 1, got {chain_batch!r}")
+    chain_batch = positive_int("chain_batch", chain_batch)
     t0 = time.perf_counter()
     obs0 = observe_jit(family)(config.source, config.source)
     names = list(obs0)

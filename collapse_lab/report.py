@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from . import analysis, io, plots
-from .check import check
+from .check import COLUMNS, check
 
 __all__ = ["finalize", "finalize_sweep", "save", "verdict", "write_figures", "write_report"]
 
@@ -212,20 +212,7 @@ def verdict_markdown(table) -> str:
                 "exact": "exact" if r["exact"] else "approx",
             }
         )
-    cols = [
-        "quantity",
-        "generation",
-        "statistic",
-        "predicted",
-        "empirical",
-        "std_error",
-        "z",
-        "p_value",
-        "pass",
-        "exact",
-        "formula",
-        "reference",
-    ]
+    cols = [c for c in COLUMNS if c not in ("observable", "z_threshold", "rel_tol")]
     verdict = "ALL PASS" if a.get("passed") else "SOME ROWS FAIL"
     foot = (
         f"{a.get('num_rows', len(table))} rows over {a.get('num_chains')} independent chains; "

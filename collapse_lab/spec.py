@@ -49,6 +49,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from ._validate import integer, open_unit
 from .chain import METHODS, make_config
 from .families import FAMILIES
 from .policies import POLICIES, make_policy
@@ -81,25 +82,9 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.=,+-]*$")
 
 
 # ------------------------------------------------------------------------------------ helpers
-def _is_int(value) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, np.integer))
-
-
-def _is_number(value) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
-
-
-def _type_name(value) -> str:
-    return type(value).__name__
-
-
 def _int(key: str, value, lo: int, hi: int | None = None) -> int:
-    if not _is_int(value):
-        raise ValueError(f"{key} must be an integer >= {lo}, got {value!r} ({_type_name(value)})")
-    if value < lo or (hi is not None and value >= hi):
-        rng = f">= {lo}" if hi is None else f"in [{lo}, {hi})"
-        raise ValueError(f"{key} must be {rng}, got {value}")
-    return int(value)
+    """An integer in ``[lo, hi)`` (``hi`` None: unbounded), by the shared validator."""
+    return integer(key, value, lo=lo, hi=None if hi is None else hi - 1)
 
 
 def _choice(key: str, value, allowed) -> str:
@@ -110,7 +95,7 @@ def _choice(key: str, value, allowed) -> str:
 
 def _table(key: str, value) -> dict:
     if not isinstance(value, Mapping):
-        raise ValueError(f"{key} must be a table, got {value!r} ({_type_name(value)})")
+        raise ValueError(f"{key} must be a table, got {value!r} ({type(value).__name__})")
     return dict(value)
 
 
@@ -369,8 +354,7 @@ def parse_experiment(data: Mapping) -> Experiment:
     if chunk_size is not None:
         chunk_size = _int("chunk_size", chunk_size, 1)
     false_alarm = data.get("false_alarm", 1e-3)
-    if not _is_number(false_alarm) or not 0.0 < float(false_alarm) < 1.0:
-        raise ValueError(f"false_alarm must be a number in (0, 1), got {false_alarm!r}")
+    false_alarm = open_unit("false_alarm", false_alarm)
     key_impl = _choice("key_impl", data.get("key_impl", "threefry2x32"), KEY_IMPLS)
     x64 = data.get("x64", False)
     if not isinstance(x64, bool):

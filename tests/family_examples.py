@@ -53,6 +53,17 @@ def gaussian_mixture_oracle():
     return fam, source, 10
 
 
+def linear_regression():
+    fam = cl.LinearRegression(3, 0.5)
+    cov = np.array([[1.0, 0.3, 0.0], [0.3, 2.0, 0.2], [0.0, 0.2, 0.5]])
+    return fam, fam.source(jax.random.key(0), [1.0, -0.5, 0.2], cov), 8
+
+
+def kde_rule_2d():
+    fam = cl.KDE("silverman", dim=2, max_points=12)
+    return fam, fam.source(jax.random.key(0), [0.0, 1.0], [[1.0, 0.3], [0.3, 0.5]]), 12
+
+
 EXAMPLES = {
     "gaussian": gaussian_1d,
     "gaussian-3d": gaussian_3d,
@@ -61,6 +72,8 @@ EXAMPLES = {
     "ngram-corpus": ngram_corpus,
     "gaussian_mixture": gaussian_mixture_em,
     "gaussian_mixture-oracle": gaussian_mixture_oracle,
+    "linear_regression": linear_regression,
+    "kde": kde_rule_2d,
 }
 
 

@@ -82,7 +82,7 @@ def test_save_load_round_trip(tmp_path, result):
 
 
 def test_pickle_fallback_when_no_plain_source_spec(tmp_path, result, monkeypatch):
-    monkeypatch.setattr(io, "SOURCE_SPECS", {})
+    monkeypatch.setattr(cl.Gaussian, "source_args", lambda self, source: None)
     run_dir = cl.save(result, tmp_path / "run", figures=False)
     assert (run_dir / io.OBJECTS).is_file()
     assert_same(cl.load(run_dir), result)

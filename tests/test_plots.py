@@ -14,6 +14,8 @@ import pytest
 
 pytest.importorskip("seaborn")
 
+from _controls import assert_rejects  # noqa: E402
+
 import collapse_lab as cl  # noqa: E402
 from collapse_lab import analysis, plots, report  # noqa: E402
 
@@ -77,7 +79,8 @@ def test_zscore_overview_marks_failures(runs):
     fig = plots.zscore_figure(wrong, title="negative control")
     title = fig.axes[0].get_title()
     assert title.startswith("negative control")
-    assert f"/{len(wrong)} rows pass" in title and not wrong.attrs["passed"]
+    assert_rejects(wrong, rows={"formula": "G4"})
+    assert f"/{len(wrong)} rows pass" in title
 
 
 def test_collapse_rate_matches_theory(runs):

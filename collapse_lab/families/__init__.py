@@ -8,6 +8,7 @@ from .categorical import (
     zipf_mandelbrot,
 )
 from .gaussian import Gaussian, GaussianParams, GaussianStats
+from .kde import KDE, KDEParams, KDEStats
 from .mixture import (
     GaussianMixture,
     MixtureComponentStats,
@@ -15,6 +16,7 @@ from .mixture import (
     MixtureSampleBuffer,
 )
 from .ngram import NGram, NGramParams, NGramStats, random_markov_source
+from .regression import LinearRegression, RegressionParams, RegressionStats
 from .transformer import Transformer, TransformerParams, TransformerStats
 
 # Families an experiment file can name: their sources are plain data.
@@ -23,6 +25,8 @@ FAMILIES = {
     "categorical": Categorical,
     "ngram": NGram,
     "gaussian_mixture": GaussianMixture,
+    "linear_regression": LinearRegression,
+    "kde": KDE,
 }
 # Every family class, the transformer included (its source is built from an n-gram source, so
 # it is not in FAMILIES; the contract tests run it on a tiny example).
@@ -40,6 +44,9 @@ __all__ = [
     "GaussianParams",
     "GaussianStats",
     "GaussianMixture",
+    "KDE",
+    "KDEParams",
+    "KDEStats",
     "MixtureComponentStats",
     "MixtureParams",
     "MixtureSampleBuffer",
@@ -47,6 +54,9 @@ __all__ = [
     "NGramParams",
     "NGramStats",
     "random_markov_source",
+    "LinearRegression",
+    "RegressionParams",
+    "RegressionStats",
     "Transformer",
     "TransformerParams",
     "TransformerStats",

@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._multinomial import MAX_TRIALS, multinomial
+from .._validate import at_most
 from ..family import AbstractFamily, key_first
 from ..sampling import NEG_INF, SamplingBias
 from ._categorical_predictions import categorical_predictions
@@ -206,6 +207,7 @@ class Categorical(AbstractFamily):
         bias = SamplingBias() if bias is None else bias
         if not isinstance(bias, SamplingBias):
             raise ValueError(f"bias must be a collapse_lab.sampling.SamplingBias, got {bias!r}")
+        at_most("top_k", bias.top_k, self.vocab_size, "vocab_size")
         self.bias = bias
 
     @property
@@ -269,6 +271,9 @@ class Categorical(AbstractFamily):
             tail_cut=jnp.asarray(cuts, jnp.int32),
             tail_index=jnp.asarray(index, jnp.int32),
         )
+
+    def source_args(self, source: CategoricalParams) -> dict:
+        return {"probs": self.source_probs(source).tolist()}
 
     def source_probs(self, source: CategoricalParams) -> np.ndarray:
         """The source probabilities the simulator uses (float64; within 2^-31 of the given)."""
@@ -359,6 +364,27 @@ class Categorical(AbstractFamily):
         else:
             w = self.sampling_probs(params)
         return CategoricalStats(counts=multinomial(key, num_samples, w))
+
+    # ------------------------------------------------------------------------------ subsampling
+    has_subsample = True
+
+    def subsample_stats(self, key, stats, num_samples, max_samples) -> CategoricalStats:
+        """Counts of ``num_samples`` tokens drawn without replacement from the pooled counts
+        (multivariate hypergeometric), one token at a time: exact, O(max_samples x K) work."""
+        k = self.vocab_size
+
+        def body(i, carry):
+            left, out = carry
+            cum = jnp.cumsum(left)
+            j = jax.random.randint(jax.random.fold_in(key, i), (), 0, jnp.maximum(cum[-1], 1),
+                                   dtype=jnp.int32)
+            c = jnp.minimum(jnp.searchsorted(cum, j, side="right"), k - 1)
+            take = (i < num_samples).astype(jnp.int32)
+            return left.at[c].add(-take), out.at[c].add(take)
+
+        zero = jnp.zeros((k,), jnp.int32)
+        _, out = jax.lax.fori_loop(0, int(max_samples), body, (stats.counts, zero))
+        return CategoricalStats(counts=out)
 
     # ------------------------------------------------------------------------------ pooling
     def empty_stats(self, params) -> CategoricalStats:

@@ -367,6 +367,11 @@ class GaussianMixture(AbstractFamily):
         return self.oracle_assignments
 
     @property
+    def fixed_shape_stats(self) -> bool:  # type: ignore[override]
+        """EM keeps a data buffer (merge concatenates); oracle statistics have fixed shapes."""
+        return self.oracle_assignments
+
+    @property
     def offset(self) -> int:
         return ESTIMATORS[self.estimator]
 

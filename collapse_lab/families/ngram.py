@@ -39,7 +39,8 @@ import numpy as np
 
 from .._batch_invariant import dsum
 from .._multinomial import multinomial
-from ..family import AbstractFamily
+from .._validate import at_most, check_key
+from ..family import AbstractFamily, check_made_by
 from ..sampling import SamplingBias
 from ..theory.ngram import stationary_context_law
 from ._ngram_predictions import ngram_predictions
@@ -204,8 +205,7 @@ def random_markov_source(key, vocab_size: int, order: int = 1, support_size: int
         raise ValueError(f"support_size must be an integer >= 1, got {support_size!r}")
     if not _is_number(exponent) or not math.isfinite(float(exponent)) or exponent <= 0:
         raise ValueError(f"exponent must be finite and > 0, got {exponent!r}")
-    if not (isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key)):
-        raise ValueError("key must be a typed PRNG key from jax.random.key(seed)")
+    check_key("key", key)
     num_contexts = vocab_size**order
     s = min(int(support_size), vocab_size)
     seed = np.asarray(jax.random.key_data(key)).astype(np.uint32).ravel().tolist()
@@ -353,6 +353,7 @@ class NGram(AbstractFamily):
             bias = SamplingBias(**bias)
         if not isinstance(bias, SamplingBias):
             raise ValueError(f"bias must be a collapse_lab SamplingBias, got {bias!r}")
+        at_most("top_k", bias.top_k, vocab_size, "vocab_size")
         e = eval_smoothing
         if not _is_number(e) or not 0.0 <= float(e) < 1.0:
             raise ValueError(f"eval_smoothing must lie in [0, 1), got {e!r}")
@@ -449,8 +450,7 @@ class NGram(AbstractFamily):
         Raises:
             ValueError: naming the argument, before any tracing.
         """
-        if not (isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key)):
-            raise ValueError("key must be a typed PRNG key from jax.random.key(seed)")
+        check_key("key", key)
         p = validate_transitions(transitions, self.vocab_size, self.order)
         if not _is_int(heldout_sequences) or heldout_sequences < 1:
             raise ValueError(
@@ -494,17 +494,15 @@ class NGram(AbstractFamily):
         )
 
     def check_source(self, source) -> NGramParams:
-        if not isinstance(source, NGramParams):
-            raise ValueError(
-                "source must come from NGram.source(key, transitions), got "
-                f"{type(source).__name__}"
-            )
+        check_made_by(
+            "source",
+            source,
+            NGramParams,
+            "NGram.source(key, transitions)",
+            vocab_size=self.vocab_size,
+            order=self.order,
+        )
         info = source.info
-        if (info.vocab_size, info.order) != (self.vocab_size, self.order):
-            raise ValueError(
-                f"source has vocab_size={info.vocab_size}, order={info.order}; the family has "
-                f"vocab_size={self.vocab_size}, order={self.order}"
-            )
         if info.sparse and not self.support_restricted_ok:
             raise ValueError(
                 "source uses the support-restricted layout, which is exact only without smoothing "
