@@ -449,6 +449,11 @@ POLICIES = {
 }
 
 
+def default_policy() -> Policy:
+    """The policy of a run that names none: :class:`Replace`."""
+    return Replace()
+
+
 def make_policy(name: str, **kwargs):
     """Build a policy from its registry name (a key of ``POLICIES``) and its arguments."""
     if name not in POLICIES:
