@@ -437,6 +437,66 @@ class AccumulateSubsample(Policy):
         return family.points_stats(points[idx], mask), (points, filled)
 
 
+@dataclasses.dataclass(frozen=True)
+class Verified(Policy):
+    """A verifier between sampling and fitting: a synthetic token of category i is kept with
+    probability ``accept[i]``; proposals are drawn until n are kept (categorical family).
+
+    Static shapes: the n kept tokens are i.i.d. from the reweighted law
+    $a_i p_i/\sum_j a_j p_j$, so they are drawn from it directly; the expected number of
+    proposals, $n/\sum_j a_j p_j$, is the cost (not simulated). Fresh data is not filtered.
+    :meth:`noisy` builds the noisy verifier of Feng et al. (2024) from a set of correct
+    categories and false-accept / false-reject rates.
+
+    Args:
+        accept: per-category acceptance probabilities (a tuple of K numbers in [0, 1], not all 0).
+
+    References:
+        Feng et al. (2024), "Beyond Model Collapse: Scaling Up with Synthesized Data Requires
+        Verification", arXiv 2406.07515.
+    """
+
+    accept: tuple
+    name = "verified"
+
+    def __post_init__(self):
+        try:
+            a = np.asarray(self.accept, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"accept must be a sequence of probabilities, got {self.accept!r}") from None
+        if a.ndim != 1 or a.size < 2 or not np.all(np.isfinite(a)) or np.any(a < 0) \
+                or np.any(a > 1) or not np.any(a > 0):
+            raise ValueError(f"accept must hold K >= 2 probabilities in [0, 1], not all 0, "
+                             f"got {self.accept!r}")
+        object.__setattr__(self, "accept", tuple(float(v) for v in a))
+
+    @staticmethod
+    def noisy(correct, phi: float, psi: float) -> Verified:
+        """Verifier that keeps a correct category with probability $1-\psi$ (false reject
+        $\psi$) and an incorrect one with probability $\phi$ (false accept)."""
+        _check_fraction("phi", phi)
+        _check_fraction("psi", psi)
+        c = np.asarray(correct, dtype=bool)
+        return Verified(tuple(np.where(c, 1.0 - psi, phi)))
+
+    def validate(self, family, method, num_samples):
+        if not hasattr(family, "filtered_stats"):
+            raise ValueError(f"policy Verified is not available for the {family.name} family "
+                             "(per-category acceptance needs the categorical family)")
+        k = getattr(family, "vocab_size", None)
+        if k != len(self.accept):
+            raise ValueError(f"policy Verified: accept has {len(self.accept)} entries, the "
+                             f"family has {k} categories")
+
+    def update(self, draws, params, pool):
+        p = draws.plan
+        kept = draws.family.filtered_stats(draws.subkey(KEY_SYNTHETIC), params, self.accept,
+                                           p.syn_buffer, draws.n_syn, draws.method == "exact")
+        real = draws.fresh()
+        return (kept if real is None else draws.family.merge(kept, real)), pool
+
+
 POLICIES = {
     "replace": Replace,
     "accumulate": Accumulate,
@@ -446,6 +506,7 @@ POLICIES = {
     "refresh": Refresh,
     "mix": Mix,
     "fixed_real": FixedReal,
+    "verified": Verified,
 }
 
 

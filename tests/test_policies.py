@@ -22,7 +22,8 @@ import _policy_baseline as baseline  # noqa: E402
 
 EXAMPLES = [cl.Replace(), cl.Accumulate(), cl.Fresh(0.2), cl.AccumulateSubsample(),
             cl.AccumulateSubsample(5), cl.Window(3), cl.Refresh(4), cl.Refresh(2, 0.5),
-            cl.Mix(0.1), cl.FixedReal(0.3)]
+            cl.Mix(0.1), cl.FixedReal(0.3), cl.Verified((1.0, 0.5, 0.0)),
+            cl.Verified.noisy([True, False], 0.2, 0.1)]
 
 
 def _assert_baseline(cases, methods=None):
@@ -109,7 +110,9 @@ def test_describe_round_trips_through_make_policy(policy):
     [(lambda: cl.Window(0), "w"), (lambda: cl.Refresh(0), "every"),
      (lambda: cl.Refresh(2, 1.5), "fraction"), (lambda: cl.Mix(-0.1), "alpha"),
      (lambda: cl.FixedReal(2), "alpha"), (lambda: cl.AccumulateSubsample(0), "size"),
-     (lambda: cl.Window(2.0), "w"), (lambda: cl.make_policy("nope"), "policy")],
+     (lambda: cl.Window(2.0), "w"), (lambda: cl.make_policy("nope"), "policy"),
+     (lambda: cl.Verified((0.0, 0.0)), "accept"), (lambda: cl.Verified((1.5, 0.2)), "accept"),
+     (lambda: cl.Verified.noisy([True, False], 1.2, 0.1), "phi")],
 )
 def test_bad_arguments_name_the_argument(make, arg):
     with pytest.raises(ValueError, match=arg):
@@ -138,6 +141,13 @@ def test_unsupported_combinations_raise_before_tracing():
                                          heldout_seq_len=10),
                       policy=cl.AccumulateSubsample(), num_chains=2, num_generations=2,
                       num_samples=3)
+    with pytest.raises(ValueError, match="Verified"):
+        cl.run_chains(key, g, g.source(), policy=cl.Verified((1.0, 0.5)), num_chains=2,
+                      num_generations=2, num_samples=5)
+    with pytest.raises(ValueError, match="accept has 2 entries"):
+        cl.run_chains(key, cl.Categorical(3), cl.Categorical(3).source([0.5, 0.3, 0.2]),
+                      policy=cl.Verified((1.0, 0.5)), num_chains=2, num_generations=2,
+                      num_samples=5)
     with pytest.raises(ValueError, match="policy"):
         cl.run_chains(key, g, g.source(), policy="window", num_chains=2, num_generations=2,
                       num_samples=5)
@@ -159,6 +169,16 @@ def test_window_one_and_mix_zero_are_replace_bit_for_bit(cat):
     rep = _run(*cat, cl.Replace()).observables["heterozygosity"]
     np.testing.assert_array_equal(_run(*cat, cl.Window(1)).observables["heterozygosity"], rep)
     np.testing.assert_array_equal(_run(*cat, cl.Mix(0.0)).observables["heterozygosity"], rep)
+
+
+def test_verified_keeps_only_accepted_categories(cat):
+    fam, src = cat
+    accept = tuple([1.0] * 6 + [0.0] * 6)
+    for method in ("sample", "exact"):
+        res = _run(fam, src, cl.Verified(accept), method=method)
+        probs = res.observables["tracked_probs"][:, 1:]
+        assert np.all(probs[..., 6:] == 0) and np.all(np.isfinite(probs))
+        np.testing.assert_allclose(probs.sum(axis=-1), 1.0, rtol=1e-5)
 
 
 def test_refresh_every_one_is_fresh_one_bit_for_bit(cat):

@@ -47,7 +47,8 @@ ENTROPY_REL_TOL = 0.01
 KL_REL_TOL = 0.05
 OVERRIDES = {"num_samples", "alpha", "smoothing", "bias", "generations", "probs", "policy"}
 # Policies whose generation-1 training set is the split's (synthetic + fresh) draws of n_0 points.
-FIRST_STEP_SPLIT = {"replace", "accumulate", "fresh", "refresh", "window", "fixed_real"}
+FIRST_STEP_SPLIT = {"replace", "accumulate", "fresh", "refresh", "window", "fixed_real",
+                    "verified"}
 
 
 def _bias_dict(bias: SamplingBias) -> dict:
@@ -196,6 +197,13 @@ def categorical_predictions(family, config, overrides: dict) -> list[Prediction]
 
     # ---------------------------------------------------------------- one generation (t = 1)
     q = wf.bias_map(p0, **_bias_dict(bias)) if not bias.is_identity else p0
+    verify = None
+    if policy_kind == "verified":
+        # kept tokens are i.i.d. from the reweighted law (theory/wright_fisher.md#p6)
+        verify = np.asarray(policy.accept, dtype=np.float64)
+        q = wf.verified_map(q, verify)
+        if np.all((verify == 0) | (verify == 1)):
+            policy_kind = "replace"  # an exact 0/1 verifier is idempotent: Wright-Fisher on q
     q_lumps = lump(q)
     n0 = n[0]
     if 1 in gens and first_step:
@@ -288,6 +296,18 @@ def categorical_predictions(family, config, overrides: dict) -> list[Prediction]
             moment_rows(t, q_lumps, s_lumps[row] - q_lumps**2, "W1", formula,
                         1 - s_all[row].sum(), formula)
     # ---------------------------------------------------------------- other biases: maps
+    if (
+        verify is not None
+        and policy_kind == "verified"
+        and bias.is_identity
+        and smoothing == 0
+        and np.min(n) >= DETERMINISTIC_MIN_N
+    ):
+        for t in [t for t in later if t <= DETERMINISTIC_MAX_T]:
+            path = wf.verified_map(p0, verify, t)
+            add("heterozygosity", t, "mean", 1 - np.sum(path**2),
+                "heterozygosity (deterministic map)", "P6", exact=False,
+                rel_tol=DETERMINISTIC_REL_TOL)
     if (
         not bias.is_identity
         and not _top_k_only(bias)

@@ -390,6 +390,23 @@ class Categorical(AbstractFamily):
         _, out = jax.lax.fori_loop(0, int(max_samples), body, (stats.counts, zero))
         return CategoricalStats(counts=out)
 
+    # ------------------------------------------------------------------------------ verification
+    def filtered_stats(self, key, params, accept, buffer_size, num_samples, exact):
+        r"""Counts of ``num_samples`` tokens *kept* by a verifier that keeps category i with
+        probability ``accept[i]``, proposals drawn until that many are kept. The kept tokens are
+        i.i.d. from $a_i b(p)_i / \sum_j a_j b(p)_j$, so they are drawn from that law directly
+        (float inverse CDF on the sample path, the exact multinomial on the exact path).
+        """
+        q = self.sampling_probs(params) * jnp.asarray(accept, _float_dtype())
+        if exact:
+            return CategoricalStats(counts=multinomial(key, num_samples, q))
+        cdf = jax.lax.associative_scan(jnp.add, q)
+        u = jax.random.uniform(key, (buffer_size,), q.dtype) * cdf[-1]
+        last = self.vocab_size - 1 - jnp.argmax((q > 0)[::-1])
+        tokens = jnp.minimum(jnp.searchsorted(cdf, u, side="right"), last)
+        ones = (jnp.arange(buffer_size) < num_samples).astype(jnp.int32)
+        return CategoricalStats(counts=jnp.zeros((self.vocab_size,), jnp.int32).at[tokens].add(ones))
+
     # ------------------------------------------------------------------------------ pooling
     def empty_stats(self, params) -> CategoricalStats:
         return CategoricalStats(counts=jnp.zeros((self.vocab_size,), jnp.int32))

@@ -862,6 +862,22 @@ def fixed_real_second_moment(t, n, p0, n_real):
     return _rows(out, ts, scalar)
 
 
+def verified_map(p, accept, t=1):
+    r"""The verifier's reweighting $p \mapsto a \odot p / (a \cdot p)$ applied t times:
+    $p_t \propto a^t p$ (theory/wright_fisher.md#p6). One step is the **exact** law of the kept
+    tokens' frequencies' mean ($E p_1 = a\odot p_0/(a\cdot p_0)$); iterated, it is the
+    deterministic (large-n) path, **approximate**."""
+    p = np.atleast_1d(_probs(p))
+    a = np.asarray(accept, dtype=np.float64)
+    if a.shape != p.shape or np.any(a < 0) or np.any(a > 1):
+        raise ValueError(f"accept must hold {p.size} probabilities in [0, 1]")
+    w = p * a ** int(t)
+    total = w.sum()
+    if total <= 0:
+        raise ValueError("the verifier rejects every category of the support")
+    return w / total
+
+
 def _rows(values, ts, scalar):
     out = np.stack(values)[ts]
     return out[0] if scalar else out
