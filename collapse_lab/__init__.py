@@ -28,6 +28,7 @@ from .io import save as save
 from .policies import POLICIES as POLICIES
 from .policies import Accumulate as Accumulate
 from .policies import AccumulateSubsample as AccumulateSubsample
+from .policies import Curated as Curated
 from .policies import FixedReal as FixedReal
 from .policies import Fresh as Fresh
 from .policies import Mix as Mix

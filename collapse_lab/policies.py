@@ -439,7 +439,7 @@ class AccumulateSubsample(Policy):
 
 @dataclasses.dataclass(frozen=True)
 class Verified(Policy):
-    """A verifier between sampling and fitting: a synthetic token of category i is kept with
+    r"""A verifier between sampling and fitting: a synthetic token of category i is kept with
     probability ``accept[i]``; proposals are drawn until n are kept (categorical family).
 
     Static shapes: the n kept tokens are i.i.d. from the reweighted law
@@ -473,7 +473,7 @@ class Verified(Policy):
 
     @staticmethod
     def noisy(correct, phi: float, psi: float) -> Verified:
-        """Verifier that keeps a correct category with probability $1-\psi$ (false reject
+        r"""Verifier that keeps a correct category with probability $1-\psi$ (false reject
         $\psi$) and an incorrect one with probability $\phi$ (false accept)."""
         _check_fraction("phi", phi)
         _check_fraction("psi", psi)
@@ -481,7 +481,7 @@ class Verified(Policy):
         return Verified(tuple(np.where(c, 1.0 - psi, phi)))
 
     def validate(self, family, method, num_samples):
-        if not hasattr(family, "filtered_stats"):
+        if not hasattr(family, "reweighted_stats"):
             raise ValueError(f"policy Verified is not available for the {family.name} family "
                              "(per-category acceptance needs the categorical family)")
         k = getattr(family, "vocab_size", None)
@@ -490,11 +490,72 @@ class Verified(Policy):
                              f"family has {k} categories")
 
     def update(self, draws, params, pool):
-        p = draws.plan
-        kept = draws.family.filtered_stats(draws.subkey(KEY_SYNTHETIC), params, self.accept,
-                                           p.syn_buffer, draws.n_syn, draws.method == "exact")
-        real = draws.fresh()
-        return (kept if real is None else draws.family.merge(kept, real)), pool
+        accept = np.asarray(self.accept)
+        return _reweighted(draws, params, lambda p: p * jnp.asarray(accept, p.dtype)), pool
+
+
+def _reweighted(draws, params, reweight):
+    p = draws.plan
+    kept = draws.family.reweighted_stats(draws.subkey(KEY_SYNTHETIC), params, reweight,
+                                         p.syn_buffer, draws.n_syn, draws.method == "exact")
+    real = draws.fresh()
+    return kept if real is None else draws.family.merge(kept, real)
+
+
+def best_of_k(p, reward, k: int):
+    r"""Law of the best of k i.i.d. draws from ``p`` by ``reward`` (ties broken uniformly):
+    $c_i = \frac{p_i}{p_{G(i)}}\big(F_{\le}(r_i)^k - F_{<}(r_i)^k\big)$ with $F_{\le}(r) =
+    \sum_{j: r_j \le r} p_j$ and $G(i)$ the categories of reward $r_i$. O(K^2) (traceable)."""
+    r = jnp.asarray(reward, p.dtype)
+    le = (r[None, :] <= r[:, None]).astype(p.dtype) @ p
+    lt = (r[None, :] < r[:, None]).astype(p.dtype) @ p
+    group = le - lt
+    return jnp.where(group > 0, p / jnp.where(group > 0, group, 1.0) * (le**k - lt**k), 0.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Curated(Policy):
+    """Curation by a reward: each kept synthetic token is the best of ``k`` model draws by
+    ``reward`` (ties uniform), n tokens kept per generation (categorical family).
+
+    The kept tokens are i.i.d. from the best-of-k law (:func:`best_of_k`), drawn directly, so the
+    training set has exactly n tokens (cost: k n proposals). Ferbach et al. (2024) show such
+    curated self-consuming loops concentrate on the reward's maximisers.
+
+    Args:
+        reward: per-category rewards (K numbers).
+        k: candidates per kept token (k >= 1; 1 is Replace).
+
+    References:
+        Ferbach et al. (2024), "Self-Consuming Generative Models with Curated Data Provably
+        Optimize Human Preferences", arXiv 2407.09499.
+    """
+
+    reward: tuple
+    k: int = 2
+    name = "curated"
+
+    def __post_init__(self):
+        try:
+            r = np.asarray(self.reward, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"reward must be a sequence of numbers, got {self.reward!r}") from None
+        if r.ndim != 1 or r.size < 2 or not np.all(np.isfinite(r)):
+            raise ValueError(f"reward must hold K >= 2 finite numbers, got {self.reward!r}")
+        _check_count("k", self.k)
+        object.__setattr__(self, "reward", tuple(float(v) for v in r))
+
+    def validate(self, family, method, num_samples):
+        if not hasattr(family, "reweighted_stats"):
+            raise ValueError(f"policy Curated is not available for the {family.name} family "
+                             "(per-category rewards need the categorical family)")
+        if getattr(family, "vocab_size", None) != len(self.reward):
+            raise ValueError(f"policy Curated: reward has {len(self.reward)} entries, the "
+                             f"family has {family.vocab_size} categories")
+
+    def update(self, draws, params, pool):
+        reward = np.asarray(self.reward)
+        return _reweighted(draws, params, lambda p: best_of_k(p, reward, self.k)), pool
 
 
 POLICIES = {
@@ -507,6 +568,7 @@ POLICIES = {
     "mix": Mix,
     "fixed_real": FixedReal,
     "verified": Verified,
+    "curated": Curated,
 }
 
 

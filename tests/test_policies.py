@@ -23,7 +23,7 @@ import _policy_baseline as baseline  # noqa: E402
 EXAMPLES = [cl.Replace(), cl.Accumulate(), cl.Fresh(0.2), cl.AccumulateSubsample(),
             cl.AccumulateSubsample(5), cl.Window(3), cl.Refresh(4), cl.Refresh(2, 0.5),
             cl.Mix(0.1), cl.FixedReal(0.3), cl.Verified((1.0, 0.5, 0.0)),
-            cl.Verified.noisy([True, False], 0.2, 0.1)]
+            cl.Verified.noisy([True, False], 0.2, 0.1), cl.Curated((0.0, 1.0, 2.0), 3)]
 
 
 def _assert_baseline(cases, methods=None):
@@ -112,7 +112,8 @@ def test_describe_round_trips_through_make_policy(policy):
      (lambda: cl.FixedReal(2), "alpha"), (lambda: cl.AccumulateSubsample(0), "size"),
      (lambda: cl.Window(2.0), "w"), (lambda: cl.make_policy("nope"), "policy"),
      (lambda: cl.Verified((0.0, 0.0)), "accept"), (lambda: cl.Verified((1.5, 0.2)), "accept"),
-     (lambda: cl.Verified.noisy([True, False], 1.2, 0.1), "phi")],
+     (lambda: cl.Verified.noisy([True, False], 1.2, 0.1), "phi"),
+     (lambda: cl.Curated((1.0, float("nan"))), "reward"), (lambda: cl.Curated((1.0, 2.0), 0), "k")],
 )
 def test_bad_arguments_name_the_argument(make, arg):
     with pytest.raises(ValueError, match=arg):
@@ -179,6 +180,24 @@ def test_verified_keeps_only_accepted_categories(cat):
         probs = res.observables["tracked_probs"][:, 1:]
         assert np.all(probs[..., 6:] == 0) and np.all(np.isfinite(probs))
         np.testing.assert_allclose(probs.sum(axis=-1), 1.0, rtol=1e-5)
+
+
+def test_best_of_k_law_matches_numpy():
+    from collapse_lab.policies import best_of_k
+    from collapse_lab.theory import wright_fisher as wf
+
+    p = np.array([0.1, 0.2, 0.3, 0.25, 0.15])
+    r = (0.0, 2.0, 1.0, 2.0, -1.0)
+    rng = np.random.default_rng(0)
+    draws = rng.choice(5, size=(200_000, 3), p=p)
+    scores = np.asarray(r)[draws] + rng.random(draws.shape) * 1e-9  # uniform ties
+    best = draws[np.arange(draws.shape[0]), scores.argmax(axis=1)]
+    freq = np.bincount(best, minlength=5) / best.size
+    law = wf.best_of_k_map(p, r, 3)
+    # binomial SE <= 0.0012 per category: 5 SE is a false-failure rate below 1e-5
+    np.testing.assert_allclose(freq, law, atol=0.006)
+    np.testing.assert_allclose(np.asarray(best_of_k(jnp.asarray(p), r, 3)) / law.sum(), law,
+                               atol=1e-6)
 
 
 def test_refresh_every_one_is_fresh_one_bit_for_bit(cat):

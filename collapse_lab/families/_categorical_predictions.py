@@ -48,7 +48,7 @@ KL_REL_TOL = 0.05
 OVERRIDES = {"num_samples", "alpha", "smoothing", "bias", "generations", "probs", "policy"}
 # Policies whose generation-1 training set is the split's (synthetic + fresh) draws of n_0 points.
 FIRST_STEP_SPLIT = {"replace", "accumulate", "fresh", "refresh", "window", "fixed_real",
-                    "verified"}
+                    "verified", "curated"}
 
 
 def _bias_dict(bias: SamplingBias) -> dict:
@@ -204,6 +204,8 @@ def categorical_predictions(family, config, overrides: dict) -> list[Prediction]
         q = wf.verified_map(q, verify)
         if np.all((verify == 0) | (verify == 1)):
             policy_kind = "replace"  # an exact 0/1 verifier is idempotent: Wright-Fisher on q
+    elif policy_kind == "curated":
+        q = wf.best_of_k_map(q, policy.reward, policy.k)  # theory/wright_fisher.md#p7
     q_lumps = lump(q)
     n0 = n[0]
     if 1 in gens and first_step:
@@ -307,6 +309,17 @@ def categorical_predictions(family, config, overrides: dict) -> list[Prediction]
             path = wf.verified_map(p0, verify, t)
             add("heterozygosity", t, "mean", 1 - np.sum(path**2),
                 "heterozygosity (deterministic map)", "P6", exact=False,
+                rel_tol=DETERMINISTIC_REL_TOL)
+    if (
+        policy_kind == "curated"
+        and bias.is_identity
+        and smoothing == 0
+        and np.min(n) >= DETERMINISTIC_MIN_N
+    ):
+        for t in [t for t in later if t <= DETERMINISTIC_MAX_T]:
+            path = wf.best_of_k_map(p0, policy.reward, policy.k, t)
+            add("heterozygosity", t, "mean", 1 - np.sum(path**2),
+                "heterozygosity (deterministic map)", "P7", exact=False,
                 rel_tol=DETERMINISTIC_REL_TOL)
     if (
         not bias.is_identity

@@ -391,13 +391,15 @@ class Categorical(AbstractFamily):
         return CategoricalStats(counts=out)
 
     # ------------------------------------------------------------------------------ verification
-    def filtered_stats(self, key, params, accept, buffer_size, num_samples, exact):
-        r"""Counts of ``num_samples`` tokens *kept* by a verifier that keeps category i with
-        probability ``accept[i]``, proposals drawn until that many are kept. The kept tokens are
-        i.i.d. from $a_i b(p)_i / \sum_j a_j b(p)_j$, so they are drawn from that law directly
-        (float inverse CDF on the sample path, the exact multinomial on the exact path).
+    def reweighted_stats(self, key, params, reweight, buffer_size, num_samples, exact):
+        r"""Counts of ``num_samples`` tokens drawn i.i.d. from ``reweight(b(p))`` (unnormalised
+        weights; a traceable function of the model's sampling probabilities). Filters between
+        sampling and fitting use it: a verifier keeping category i with probability $a_i$, with
+        proposals drawn until n are kept, keeps i.i.d. tokens from $a \odot p$; best-of-k
+        curation keeps i.i.d. tokens from the best-of-k law. Float inverse CDF on the sample
+        path, the exact multinomial on the exact path.
         """
-        q = self.sampling_probs(params) * jnp.asarray(accept, _float_dtype())
+        q = reweight(self.sampling_probs(params))
         if exact:
             return CategoricalStats(counts=multinomial(key, num_samples, q))
         cdf = jax.lax.associative_scan(jnp.add, q)

@@ -38,6 +38,8 @@ CATEGORICAL_CASES = {
     # policy, wrong policy (acceptance rate phi off by 10 %), formulas targeted
     "verified": (cl.Verified.noisy(CORRECT, 0.3, 0.1), cl.Verified.noisy(CORRECT, 0.33, 0.1),
                  {"W1", "W2", "W3"}),
+    "curated": (cl.Curated(tuple(np.linspace(0.0, 1.0, 100)), 2),
+                cl.Curated(tuple(np.linspace(0.0, 1.0, 100)), 3), {"W1", "W2", "W3"}),
     "window": (cl.Window(3), cl.Window(4), {"P4"}),
     "refresh": (cl.Refresh(5), cl.Refresh(6), {"X1"}),
     "mix": (cl.Mix(0.2), cl.Mix(0.25), {"X2"}),
@@ -68,7 +70,7 @@ def _categorical_run(name, chains, generations):
     policy = CATEGORICAL_CASES[name][0]
     fam = cl.Categorical(100)
     # the verifier's rows are one-step (t = 1) rows: n = 200 gives them power at 4,000 chains
-    n = 200 if name == "verified" else N_CAT
+    n = 200 if name in ("verified", "curated") else N_CAT
     return cl.run_chains(jax.random.key(1301), fam, fam.source(cl.zipf(1.1, 100)), policy=policy,
                          num_chains=chains, num_generations=generations, num_samples=n,
                          method="exact")
