@@ -67,7 +67,7 @@ def gaussian_theory(policy, T):
     if name == "mix":
         return thg.expected_variance_mix(t, n, policy.alpha)
     if name == "accumulate_subsample":
-        return thg.expected_variance_subsample(t, n, policy.size)
+        return thg.expected_variance_subsample(t, n, policy.size or None)
     if name == "window":
         return thg.expected_variance_window(t, n, policy.w)
     return None
@@ -88,7 +88,7 @@ def categorical_theory(policy, T, p0):
     if name == "mix":
         return 1 - wf.mixture_variance_ratio(t, n, policy.alpha)
     second = {
-        "accumulate_subsample": lambda: wf.subsample_second_moment(t, n, p0, policy.size),
+        "accumulate_subsample": lambda: wf.subsample_second_moment(t, n, p0, policy.size or None),
         "window": lambda: wf.window_second_moment(t, n, p0, policy.w),
         "fixed_real": lambda: wf.fixed_real_second_moment(
             t, n, p0, policy.real_count(np.full(T, n))),

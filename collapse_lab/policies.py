@@ -378,19 +378,20 @@ class AccumulateSubsample(Policy):
       priorities.
 
     Args:
-        size: subsample size m (default None: ``n_t``, the generation's sample size).
+        size: subsample size m (default 0: ``n_t``, the generation's sample size; 0 rather
+            than None so that experiment files, which have no null, can spell the default).
     """
 
-    size: int | None = None
+    size: int = 0
     name = "accumulate_subsample"
     accumulate = True
     needs_max_samples = True
 
     def __post_init__(self):
-        _check_count("size", self.size, allow_none=True)
+        _check_count("size", self.size, lo=0)
 
     def validate(self, family, method, num_samples):
-        if self.size is not None and self.size > int(num_samples[0]):
+        if self.size > int(num_samples[0]):
             raise ValueError(
                 f"policy AccumulateSubsample(size={self.size}) needs size <= n_0 = "
                 f"{int(num_samples[0])} (the pool holds n_0 points after generation 1)")
@@ -407,7 +408,7 @@ class AccumulateSubsample(Policy):
             "subsample_stats (count families) or sample_points / points_stats (point buffers)")
 
     def _max_size(self, draws):
-        return self.size if self.size is not None else int(draws.plan.max_samples)
+        return self.size if self.size else int(draws.plan.max_samples)
 
     def init(self, family, params0, config):
         if getattr(family, "has_subsample", False):
@@ -419,7 +420,7 @@ class AccumulateSubsample(Policy):
 
     def update(self, draws, params, pool):
         family = draws.family
-        m = self.size if self.size is not None else draws.n_syn
+        m = self.size if self.size else draws.n_syn
         if getattr(family, "has_subsample", False):
             pool = family.merge(pool, draws.training_set(params))
             return family.subsample_stats(draws.subkey(3), pool, m, self._max_size(draws)), pool

@@ -109,7 +109,7 @@ def test_describe_round_trips_through_make_policy(policy):
     "make, arg",
     [(lambda: cl.Window(0), "w"), (lambda: cl.Refresh(0), "every"),
      (lambda: cl.Refresh(2, 1.5), "fraction"), (lambda: cl.Mix(-0.1), "alpha"),
-     (lambda: cl.FixedReal(2), "alpha"), (lambda: cl.AccumulateSubsample(0), "size"),
+     (lambda: cl.FixedReal(2), "alpha"), (lambda: cl.AccumulateSubsample(-1), "size"),
      (lambda: cl.Window(2.0), "w"), (lambda: cl.make_policy("nope"), "policy"),
      (lambda: cl.Verified((0.0, 0.0)), "accept"), (lambda: cl.Verified((1.5, 0.2)), "accept"),
      (lambda: cl.Verified.noisy([True, False], 1.2, 0.1), "phi"),

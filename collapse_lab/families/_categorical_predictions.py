@@ -193,7 +193,7 @@ def categorical_predictions(family, config, overrides: dict) -> list[Prediction]
     # law without bias); a subsample of m tokens of a multinomial sample is Multinomial(m).
     first_step = policy_kind in FIRST_STEP_SPLIT or (
         policy_kind == "mix" and bias.is_identity) or (
-        policy_kind == "accumulate_subsample" and policy.size in (None, int(n[0])))
+        policy_kind == "accumulate_subsample" and policy.size in (0, int(n[0])))
 
     # ---------------------------------------------------------------- one generation (t = 1)
     q = wf.bias_map(p0, **_bias_dict(bias)) if not bias.is_identity else p0
@@ -366,7 +366,7 @@ def _mix_second(policy, n):
 
 SECOND_MOMENTS = {
     "accumulate_subsample": lambda pol, n: (
-        "P3", lambda t, p: wf.subsample_second_moment(t, n, p, pol.size)),
+        "P3", lambda t, p: wf.subsample_second_moment(t, n, p, pol.size or None)),
     "window": lambda pol, n: ("P4", lambda t, p: wf.window_second_moment(t, n, p, pol.w)),
     "fixed_real": lambda pol, n: (
         "P5", lambda t, p: wf.fixed_real_second_moment(
