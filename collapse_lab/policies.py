@@ -29,7 +29,15 @@ the theory) only. Policies here:
 * :class:`Mix` -- each of the n points is a source draw with probability ``alpha`` (per-sample
   Bernoulli mixture; theory/wright_fisher.md#x2).
 * :class:`FixedReal` -- one real set of ``round(alpha * n)`` source points, drawn once and reused
-  every generation, plus ``n - round(alpha * n)`` synthetic points (theory/wright_fisher.md#x3).
+  every generation, plus ``n - round(alpha * n)`` synthetic points (theory/wright_fisher.md#p5).
+* :class:`Verified` -- a verifier keeps a synthetic token of category i with probability
+  ``accept[i]`` (noisy verifiers: :meth:`Verified.noisy`; Feng et al. 2024).
+* :class:`Curated` -- each kept token is the best of k model draws by a reward (Ferbach et al.
+  2024).
+
+Filters (Verified, Curated) keep the training set's size exact and static: proposals are drawn
+until n are kept, and since the kept tokens are then i.i.d. from the reweighted law they are
+drawn from it directly (the cost, the expected number of proposals, is not simulated).
 
 Sample-size schedules are given through ``num_samples`` of :func:`collapse_lab.run_chains` (an int,
 a callable ``t -> n_t`` or a sequence), not through the policy.
