@@ -177,7 +177,11 @@ class Policy:
         out = {"policy": self.name}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
-            out[f.name] = float(v) if isinstance(v, float) else v
+            if f.type in ("float", float):
+                v = float(v)  # e.g. Fresh(1) describes alpha as 1.0, as before
+            elif isinstance(v, tuple):
+                v = list(v)  # plain data (JSON / TOML arrays)
+            out[f.name] = v
         return out
 
 
