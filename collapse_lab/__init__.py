@@ -27,12 +27,14 @@ from .io import load_sweep as load_sweep
 from .policies import POLICIES as POLICIES
 from .policies import Accumulate as Accumulate
 from .policies import AccumulateSubsample as AccumulateSubsample
+from .policies import Curated as Curated
 from .policies import FixedReal as FixedReal
 from .policies import Fresh as Fresh
 from .policies import Mix as Mix
 from .policies import Policy as Policy
 from .policies import Refresh as Refresh
 from .policies import Replace as Replace
+from .policies import Verified as Verified
 from .policies import Window as Window
 from .policies import make_policy as make_policy
 from .prediction import Prediction as Prediction

@@ -20,7 +20,7 @@ import numpy as np
 
 from ._random import fold_in
 from .family import AbstractFamily
-from .policies import KEY_FIT, Draws, resolve_num_samples, validate_policy
+from .policies import KEY_FIT, Draws, default_policy, resolve_num_samples, validate_policy
 
 METHODS = ("sample", "exact")
 
@@ -511,9 +511,7 @@ def run_chains(
     Returns:
         A :class:`RunResult` whose observables are NumPy arrays ``[num_chains, T + 1, ...]``.
     """
-    from .policies import Replace
-
-    policy = Replace() if policy is None else policy
+    policy = default_policy() if policy is None else policy
     config = make_config(
         key,
         family,

@@ -29,7 +29,15 @@ the theory) only. Policies here:
 * :class:`Mix` -- each of the n points is a source draw with probability ``alpha`` (per-sample
   Bernoulli mixture; theory/wright_fisher.md#x2).
 * :class:`FixedReal` -- one real set of ``round(alpha * n)`` source points, drawn once and reused
-  every generation, plus ``n - round(alpha * n)`` synthetic points (theory/wright_fisher.md#x3).
+  every generation, plus ``n - round(alpha * n)`` synthetic points (theory/wright_fisher.md#p5).
+* :class:`Verified` -- a verifier keeps a synthetic token of category i with probability
+  ``accept[i]`` (noisy verifiers: :meth:`Verified.noisy`; Feng et al. 2024).
+* :class:`Curated` -- each kept token is the best of k model draws by a reward (Ferbach et al.
+  2024).
+
+Filters (Verified, Curated) keep the training set's size exact and static: proposals are drawn
+until n are kept, and since the kept tokens are then i.i.d. from the reweighted law they are
+drawn from it directly (the cost, the expected number of proposals, is not simulated).
 
 Sample-size schedules are given through ``num_samples`` of :func:`collapse_lab.run_chains` (an int,
 a callable ``t -> n_t`` or a sequence), not through the policy.
@@ -169,7 +177,11 @@ class Policy:
         out = {"policy": self.name}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
-            out[f.name] = float(v) if isinstance(v, float) else v
+            if f.type in ("float", float):
+                v = float(v)  # e.g. Fresh(1) describes alpha as 1.0, as before
+            elif isinstance(v, tuple):
+                v = list(v)  # plain data (JSON / TOML arrays)
+            out[f.name] = v
         return out
 
 
@@ -378,19 +390,20 @@ class AccumulateSubsample(Policy):
       priorities.
 
     Args:
-        size: subsample size m (default None: ``n_t``, the generation's sample size).
+        size: subsample size m (default 0: ``n_t``, the generation's sample size; 0 rather
+            than None so that experiment files, which have no null, can spell the default).
     """
 
-    size: int | None = None
+    size: int = 0
     name = "accumulate_subsample"
     accumulate = True
     needs_max_samples = True
 
     def __post_init__(self):
-        _check_count("size", self.size, allow_none=True)
+        _check_count("size", self.size, lo=0)
 
     def validate(self, family, method, num_samples):
-        if self.size is not None and self.size > int(num_samples[0]):
+        if self.size > int(num_samples[0]):
             raise ValueError(
                 f"policy AccumulateSubsample(size={self.size}) needs size <= n_0 = "
                 f"{int(num_samples[0])} (the pool holds n_0 points after generation 1)")
@@ -407,7 +420,7 @@ class AccumulateSubsample(Policy):
             "subsample_stats (count families) or sample_points / points_stats (point buffers)")
 
     def _max_size(self, draws):
-        return self.size if self.size is not None else int(draws.plan.max_samples)
+        return self.size if self.size else int(draws.plan.max_samples)
 
     def init(self, family, params0, config):
         if getattr(family, "has_subsample", False):
@@ -419,7 +432,7 @@ class AccumulateSubsample(Policy):
 
     def update(self, draws, params, pool):
         family = draws.family
-        m = self.size if self.size is not None else draws.n_syn
+        m = self.size if self.size else draws.n_syn
         if getattr(family, "has_subsample", False):
             pool = family.merge(pool, draws.training_set(params))
             return family.subsample_stats(draws.subkey(3), pool, m, self._max_size(draws)), pool
@@ -437,6 +450,127 @@ class AccumulateSubsample(Policy):
         return family.points_stats(points[idx], mask), (points, filled)
 
 
+@dataclasses.dataclass(frozen=True)
+class Verified(Policy):
+    r"""A verifier between sampling and fitting: a synthetic token of category i is kept with
+    probability ``accept[i]``; proposals are drawn until n are kept (categorical family).
+
+    Static shapes: the n kept tokens are i.i.d. from the reweighted law
+    $a_i p_i/\sum_j a_j p_j$, so they are drawn from it directly; the expected number of
+    proposals, $n/\sum_j a_j p_j$, is the cost (not simulated). Fresh data is not filtered.
+    :meth:`noisy` builds the noisy verifier of Feng et al. (2024) from a set of correct
+    categories and false-accept / false-reject rates.
+
+    Args:
+        accept: per-category acceptance probabilities (a tuple of K numbers in [0, 1], not all 0).
+
+    References:
+        Feng et al. (2024), "Beyond Model Collapse: Scaling Up with Synthesized Data Requires
+        Verification", arXiv 2406.07515.
+    """
+
+    accept: tuple
+    name = "verified"
+
+    def __post_init__(self):
+        try:
+            a = np.asarray(self.accept, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"accept must be a sequence of probabilities, got {self.accept!r}") from None
+        if a.ndim != 1 or a.size < 2 or not np.all(np.isfinite(a)) or np.any(a < 0) \
+                or np.any(a > 1) or not np.any(a > 0):
+            raise ValueError(f"accept must hold K >= 2 probabilities in [0, 1], not all 0, "
+                             f"got {self.accept!r}")
+        object.__setattr__(self, "accept", tuple(float(v) for v in a))
+
+    @staticmethod
+    def noisy(correct, phi: float, psi: float) -> Verified:
+        r"""Verifier that keeps a correct category with probability $1-\psi$ (false reject
+        $\psi$) and an incorrect one with probability $\phi$ (false accept)."""
+        _check_fraction("phi", phi)
+        _check_fraction("psi", psi)
+        c = np.asarray(correct, dtype=bool)
+        return Verified(tuple(np.where(c, 1.0 - psi, phi)))
+
+    def validate(self, family, method, num_samples):
+        if not hasattr(family, "reweighted_stats"):
+            raise ValueError(f"policy Verified is not available for the {family.name} family "
+                             "(per-category acceptance needs the categorical family)")
+        k = getattr(family, "vocab_size", None)
+        if k != len(self.accept):
+            raise ValueError(f"policy Verified: accept has {len(self.accept)} entries, the "
+                             f"family has {k} categories")
+
+    def update(self, draws, params, pool):
+        accept = np.asarray(self.accept)
+        return _reweighted(draws, params, lambda p: p * jnp.asarray(accept, p.dtype)), pool
+
+
+def _reweighted(draws, params, reweight):
+    p = draws.plan
+    kept = draws.family.reweighted_stats(draws.subkey(KEY_SYNTHETIC), params, reweight,
+                                         p.syn_buffer, draws.n_syn, draws.method == "exact")
+    real = draws.fresh()
+    return kept if real is None else draws.family.merge(kept, real)
+
+
+def best_of_k(p, reward, k: int):
+    r"""Law of the best of k i.i.d. draws from ``p`` by ``reward`` (ties broken uniformly):
+    $c_i = \frac{p_i}{p_{G(i)}}\big(F_{\le}(r_i)^k - F_{<}(r_i)^k\big)$ with $F_{\le}(r) =
+    \sum_{j: r_j \le r} p_j$ and $G(i)$ the categories of reward $r_i$. O(K^2) (traceable)."""
+    r = jnp.asarray(reward, p.dtype)
+    le = (r[None, :] <= r[:, None]).astype(p.dtype) @ p
+    lt = (r[None, :] < r[:, None]).astype(p.dtype) @ p
+    group = le - lt
+    return jnp.where(group > 0, p / jnp.where(group > 0, group, 1.0) * (le**k - lt**k), 0.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Curated(Policy):
+    """Curation by a reward: each kept synthetic token is the best of ``k`` model draws by
+    ``reward`` (ties uniform), n tokens kept per generation (categorical family).
+
+    The kept tokens are i.i.d. from the best-of-k law (:func:`best_of_k`), drawn directly, so the
+    training set has exactly n tokens (cost: k n proposals). Ferbach et al. (2024) show such
+    curated self-consuming loops concentrate on the reward's maximisers.
+
+    Args:
+        reward: per-category rewards (K numbers).
+        k: candidates per kept token (k >= 1; 1 is Replace).
+
+    References:
+        Ferbach et al. (2024), "Self-Consuming Generative Models with Curated Data Provably
+        Optimize Human Preferences", arXiv 2407.09499.
+    """
+
+    reward: tuple
+    k: int = 2
+    name = "curated"
+
+    def __post_init__(self):
+        try:
+            r = np.asarray(self.reward, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"reward must be a sequence of numbers, got {self.reward!r}") from None
+        if r.ndim != 1 or r.size < 2 or not np.all(np.isfinite(r)):
+            raise ValueError(f"reward must hold K >= 2 finite numbers, got {self.reward!r}")
+        _check_count("k", self.k)
+        object.__setattr__(self, "reward", tuple(float(v) for v in r))
+
+    def validate(self, family, method, num_samples):
+        if not hasattr(family, "reweighted_stats"):
+            raise ValueError(f"policy Curated is not available for the {family.name} family "
+                             "(per-category rewards need the categorical family)")
+        if getattr(family, "vocab_size", None) != len(self.reward):
+            raise ValueError(f"policy Curated: reward has {len(self.reward)} entries, the "
+                             f"family has {family.vocab_size} categories")
+
+    def update(self, draws, params, pool):
+        reward = np.asarray(self.reward)
+        return _reweighted(draws, params, lambda p: best_of_k(p, reward, self.k)), pool
+
+
 POLICIES = {
     "replace": Replace,
     "accumulate": Accumulate,
@@ -446,7 +580,14 @@ POLICIES = {
     "refresh": Refresh,
     "mix": Mix,
     "fixed_real": FixedReal,
+    "verified": Verified,
+    "curated": Curated,
 }
+
+
+def default_policy() -> Policy:
+    """The policy of a run that names none: :class:`Replace`."""
+    return Replace()
 
 
 def make_policy(name: str, **kwargs):

@@ -60,12 +60,14 @@ CASES = {
 POLICIES = {"replace": cl.Replace, "accumulate": cl.Accumulate, "fresh": lambda: cl.Fresh(0.3)}
 
 
-def runs(cases=None):
-    """Yield ``(key, array)`` for every baseline entry."""
+def runs(cases=None, methods=None):
+    """Yield ``(key, array)`` for every baseline entry (optionally only some methods)."""
     for case in cases or CASES:
-        fam, src, n, methods = CASES[case]()
+        fam, src, n, available = CASES[case]()
         for pname, make in POLICIES.items():
-            for method in methods:
+            for method in available:
+                if methods is not None and method not in methods:
+                    continue
                 res = cl.run_chains(
                     jax.random.key(13), fam, src, policy=make(), num_chains=NUM_CHAINS,
                     num_generations=NUM_GENERATIONS, num_samples=n, method=method,

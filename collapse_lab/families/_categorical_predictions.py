@@ -58,7 +58,8 @@ ENTROPY_REL_TOL = 0.01
 KL_REL_TOL = 0.05
 OVERRIDES = {"num_samples", "alpha", "smoothing", "bias", "generations", "probs", "policy"}
 # Policies whose generation-1 training set is the split's (synthetic + fresh) draws of n_0 points.
-FIRST_STEP_SPLIT = {"replace", "accumulate", "fresh", "refresh", "window", "fixed_real"}
+FIRST_STEP_SPLIT = {"replace", "accumulate", "fresh", "refresh", "window", "fixed_real",
+                    "verified", "curated"}
 
 
 def _bias_dict(bias: SamplingBias) -> dict:
@@ -203,10 +204,19 @@ def categorical_predictions(family, config, overrides: dict) -> list[Prediction]
     # law without bias); a subsample of m tokens of a multinomial sample is Multinomial(m).
     first_step = policy_kind in FIRST_STEP_SPLIT or (
         policy_kind == "mix" and bias.is_identity) or (
-        policy_kind == "accumulate_subsample" and policy.size in (None, int(n[0])))
+        policy_kind == "accumulate_subsample" and policy.size in (0, int(n[0])))
 
     # ---------------------------------------------------------------- one generation (t = 1)
     q = wf.bias_map(p0, **_bias_dict(bias)) if not bias.is_identity else p0
+    verify = None
+    if policy_kind == "verified":
+        # kept tokens are i.i.d. from the reweighted law (theory/wright_fisher.md#p6)
+        verify = np.asarray(policy.accept, dtype=np.float64)
+        q = wf.verified_map(q, verify)
+        if np.all((verify == 0) | (verify == 1)):
+            policy_kind = "replace"  # an exact 0/1 verifier is idempotent: Wright-Fisher on q
+    elif policy_kind == "curated":
+        q = wf.best_of_k_map(q, policy.reward, policy.k)  # theory/wright_fisher.md#p7
     q_lumps = lump(q)
     n0 = n[0]
     if 1 in gens and first_step:
@@ -300,6 +310,29 @@ def categorical_predictions(family, config, overrides: dict) -> list[Prediction]
                         1 - s_all[row].sum(), formula)
     # ---------------------------------------------------------------- other biases: maps
     if (
+        verify is not None
+        and policy_kind == "verified"
+        and bias.is_identity
+        and smoothing == 0
+        and np.min(n) >= DETERMINISTIC_MIN_N
+    ):
+        for t in [t for t in later if t <= DETERMINISTIC_MAX_T]:
+            path = wf.verified_map(p0, verify, t)
+            add("heterozygosity", t, "mean", 1 - np.sum(path**2),
+                "heterozygosity (deterministic map)", "P6", exact=False,
+                rel_tol=DETERMINISTIC_REL_TOL)
+    if (
+        policy_kind == "curated"
+        and bias.is_identity
+        and smoothing == 0
+        and np.min(n) >= DETERMINISTIC_MIN_N
+    ):
+        for t in [t for t in later if t <= DETERMINISTIC_MAX_T]:
+            path = wf.best_of_k_map(p0, policy.reward, policy.k, t)
+            add("heterozygosity", t, "mean", 1 - np.sum(path**2),
+                "heterozygosity (deterministic map)", "P7", exact=False,
+                rel_tol=DETERMINISTIC_REL_TOL)
+    if (
         not bias.is_identity
         and not _top_k_only(bias)
         and policy_kind == "replace"
@@ -344,7 +377,7 @@ def _mix_second(policy, n):
 
 SECOND_MOMENTS = {
     "accumulate_subsample": lambda pol, n: (
-        "P3", lambda t, p: wf.subsample_second_moment(t, n, p, pol.size)),
+        "P3", lambda t, p: wf.subsample_second_moment(t, n, p, pol.size or None)),
     "window": lambda pol, n: ("P4", lambda t, p: wf.window_second_moment(t, n, p, pol.w)),
     "fixed_real": lambda pol, n: (
         "P5", lambda t, p: wf.fixed_real_second_moment(

@@ -127,10 +127,10 @@ def _policy_predictions(policy, n, gens, est, sigma2_0, lam, d, add) -> list:
     elif kind == "accumulate_subsample":
         for t in gens:
             add("variance", t, "mean",
-                th.expected_variance_subsample(t, n, policy.size, est, sigma2_0, lam),
+                th.expected_variance_subsample(t, n, policy.size or None, est, sigma2_0, lam),
                 "E[var]", "P3")
             add("mean_drift2", t, "mean",
-                th.expected_mean_drift2_subsample(t, n, policy.size, est, sigma2_0, lam),
+                th.expected_mean_drift2_subsample(t, n, policy.size or None, est, sigma2_0, lam),
                 "E[drift^2]", "P3")
     elif kind == "window":
         for t in gens:

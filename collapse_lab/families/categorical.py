@@ -386,6 +386,25 @@ class Categorical(AbstractFamily):
         _, out = jax.lax.fori_loop(0, int(max_samples), body, (stats.counts, zero))
         return CategoricalStats(counts=out)
 
+    # ------------------------------------------------------------------------------ verification
+    def reweighted_stats(self, key, params, reweight, buffer_size, num_samples, exact):
+        r"""Counts of ``num_samples`` tokens drawn i.i.d. from ``reweight(b(p))`` (unnormalised
+        weights; a traceable function of the model's sampling probabilities). Filters between
+        sampling and fitting use it: a verifier keeping category i with probability $a_i$, with
+        proposals drawn until n are kept, keeps i.i.d. tokens from $a \odot p$; best-of-k
+        curation keeps i.i.d. tokens from the best-of-k law. Float inverse CDF on the sample
+        path, the exact multinomial on the exact path.
+        """
+        q = reweight(self.sampling_probs(params))
+        if exact:
+            return CategoricalStats(counts=multinomial(key, num_samples, q))
+        cdf = jax.lax.associative_scan(jnp.add, q)
+        u = jax.random.uniform(key, (buffer_size,), q.dtype) * cdf[-1]
+        last = self.vocab_size - 1 - jnp.argmax((q > 0)[::-1])
+        tokens = jnp.minimum(jnp.searchsorted(cdf, u, side="right"), last)
+        ones = (jnp.arange(buffer_size) < num_samples).astype(jnp.int32)
+        return CategoricalStats(counts=jnp.zeros((self.vocab_size,), jnp.int32).at[tokens].add(ones))
+
     # ------------------------------------------------------------------------------ pooling
     def empty_stats(self, params) -> CategoricalStats:
         return CategoricalStats(counts=jnp.zeros((self.vocab_size,), jnp.int32))

@@ -862,6 +862,45 @@ def fixed_real_second_moment(t, n, p0, n_real):
     return _rows(out, ts, scalar)
 
 
+def verified_map(p, accept, t=1):
+    r"""The verifier's reweighting $p \mapsto a \odot p / (a \cdot p)$ applied t times:
+    $p_t \propto a^t p$ (theory/wright_fisher.md#p6). One step is the **exact** law of the kept
+    tokens' frequencies' mean ($E p_1 = a\odot p_0/(a\cdot p_0)$); iterated, it is the
+    deterministic (large-n) path, **approximate**."""
+    p = np.atleast_1d(_probs(p))
+    a = np.asarray(accept, dtype=np.float64)
+    if a.shape != p.shape or np.any(a < 0) or np.any(a > 1):
+        raise ValueError(f"accept must hold {p.size} probabilities in [0, 1]")
+    w = p * a ** int(t)
+    total = w.sum()
+    if total <= 0:
+        raise ValueError("the verifier rejects every category of the support")
+    return w / total
+
+
+def best_of_k_map(p, reward, k, t=1):
+    r"""Best-of-k curation map applied t times (theory/wright_fisher.md#p7):
+    $c_i(p) = \frac{p_i}{p_{G(i)}}\big(F_\le(r_i)^k - F_<(r_i)^k\big)$, $F_\le(r) =
+    \sum_{r_j \le r} p_j$, ties uniform. One step is the **exact** law of a kept token;
+    iterated it is the deterministic (large-n) path, **approximate**. It concentrates on the
+    reward's maximisers (Ferbach et al. 2024): the mass off them, $\varepsilon$, maps to
+    exactly $\varepsilon^k$ per step of the map."""
+    q = np.atleast_1d(_probs(p)).astype(np.float64)
+    r = np.asarray(reward, dtype=np.float64)
+    if r.shape != q.shape or not np.all(np.isfinite(r)):
+        raise ValueError(f"reward must hold {q.size} finite numbers")
+    if int(k) < 1:
+        raise ValueError(f"k must be >= 1, got {k!r}")
+    le_mask = (r[None, :] <= r[:, None]).astype(np.float64)
+    lt_mask = (r[None, :] < r[:, None]).astype(np.float64)
+    for _ in range(int(t)):
+        le, lt = le_mask @ q, lt_mask @ q
+        group = le - lt
+        q = np.where(group > 0, q / np.where(group > 0, group, 1.0) * (le**k - lt**k), 0.0)
+        q = q / q.sum()
+    return q
+
+
 def _rows(values, ts, scalar):
     out = np.stack(values)[ts]
     return out[0] if scalar else out
