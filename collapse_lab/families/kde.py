@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+from jax.scipy.special import ndtr
 
 from .._det import dmatmul, dsum
 from .._random import normals, uniforms
@@ -343,8 +344,8 @@ class KDE(AbstractFamily):
             # points relative to the source mean, per coordinate
             rel = drift[None, :] + off
             safe = jnp.where(ksd > 0, ksd, 1.0)
-            upper = _ncdf((rel - k * sd0) / safe)
-            lower = _ncdf((-k * sd0 - rel) / safe)
+            upper = ndtr((rel - k * sd0) / safe)
+            lower = ndtr((-k * sd0 - rel) / safe)
             kde_tail = dsum(dsum(jnp.where(valid, upper + lower, 0.0), 0) / cnt, 0) / self.dim
             src_tail = 2 * _ncdf(jnp.asarray(-float(k), off.dtype))
             out[f"tail_mass_{k}sigma"] = jnp.where(params.is_source, src_tail, kde_tail)
