@@ -27,7 +27,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jax.scipy.special import ndtr
 
 from .._det import dmatmul, dsum
 from .._random import normals, uniforms
@@ -340,13 +339,17 @@ class KDE(AbstractFamily):
                "mean_drift2": dsum(drift * drift, 0),
                "model_variance": var + k_tr,
                "bandwidth": jnp.sqrt(k_tr / self.dim)}
+        # Tail masses: per point and coordinate, the two-sided kernel tail beyond the source's
+        # k sigma. The z-scores are formed with a reciprocal multiply and the erfc is taken over
+        # a flat array, so the rounding does not depend on how chains are laid out on devices.
+        inv = jnp.where(ksd > 0, 1.0 / jnp.where(ksd > 0, ksd, 1.0), 0.0)
+        rel = drift[None, :] + off  # points relative to the source mean
+        w = valid.astype(off.dtype) / cnt
         for k in (3, 5):
-            # points relative to the source mean, per coordinate
-            rel = drift[None, :] + off
-            safe = jnp.where(ksd > 0, ksd, 1.0)
-            upper = ndtr((rel - k * sd0) / safe)
-            lower = ndtr((-k * sd0 - rel) / safe)
-            kde_tail = dsum(dsum(jnp.where(valid, upper + lower, 0.0), 0) / cnt, 0) / self.dim
+            cut = k * sd0
+            z = jnp.stack([(rel - cut) * inv, (-cut - rel) * inv]).reshape(-1)
+            tails = _ncdf(z).reshape((2,) + off.shape)
+            kde_tail = dsum(dsum((tails[0] + tails[1]) * w, 0), 0) / self.dim
             src_tail = 2 * _ncdf(jnp.asarray(-float(k), off.dtype))
             out[f"tail_mass_{k}sigma"] = jnp.where(params.is_source, src_tail, kde_tail)
         return out
