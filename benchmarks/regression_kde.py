@@ -42,29 +42,35 @@ from collapse_lab.theory import regression as th_reg
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="fewer chains and generations")
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--out", default="benchmarks/results/regression_kde")
+    p.add_argument("--flat-only", action="store_true",
+                   help="re-measure only the cost in T and update flat_in_T in <out>.json")
     return p.parse_args()
 
 
 def flat_in_t(num_chains, num_generations, repeats):
+    """Best-of-``repeats`` wall time per T; the sizes are measured round-robin so that a change
+    of load on a shared machine hits every T alike (one compile, T is data on this path)."""
     fam = cl.LinearRegression(5, 1.0)
     src = fam.source(np.linspace(-1.0, 1.0, 5))
-    out = {}
-    for i, t_size in enumerate([20, 20, 1000, 100_000, 1_000_000]):
-        best = np.inf
-        for r in range(repeats if i else 1):  # the first call (T = 20) compiles: warm-up only
-            t0 = time.perf_counter()
-            res = cl.run_chains(jax.random.key(r), fam, src, num_chains=num_chains,
-                                num_generations=num_generations, num_samples=t_size,
-                                method="exact")
-            np.asarray(res.observables["test_error"])
-            best = min(best, time.perf_counter() - t0)
-        if i:
-            out[t_size] = best
-    times = list(out.values())
-    return {"num_chains": num_chains, "num_generations": num_generations,
-            "seconds": {str(k): v for k, v in out.items()},
+    sizes = [20, 1000, 100_000, 1_000_000]
+
+    def once(t_size, seed):
+        t0 = time.perf_counter()
+        res = cl.run_chains(jax.random.key(seed), fam, src, num_chains=num_chains,
+                            num_generations=num_generations, num_samples=t_size, method="exact")
+        np.asarray(res.observables["test_error"])
+        return time.perf_counter() - t0
+
+    once(20, 0)  # compile
+    best = {t: np.inf for t in sizes}
+    for r in range(repeats):
+        for t_size in sizes:
+            best[t_size] = min(best[t_size], once(t_size, r + 1))
+    times = list(best.values())
+    return {"num_chains": num_chains, "num_generations": num_generations, "repeats": repeats,
+            "seconds": {str(k): v for k, v in best.items()},
             "ratio_max_over_min": max(times) / min(times)}
 
 
@@ -160,13 +166,18 @@ def main():
     flat = flat_in_t(1000 if args.quick else 10_000, 10 if args.quick else 20, args.repeats)
     print("exact path seconds by T:", flat["seconds"],
           f"ratio max/min = {flat['ratio_max_over_min']:.2f}")
+    out = Path(args.out)
+    if args.flat_only:
+        data = json.loads(out.with_suffix(".json").read_text())
+        data["flat_in_T"] = flat
+        out.with_suffix(".json").write_text(json.dumps(data, indent=1))
+        return
     reg = regression_curves(chains, gens)
     print("regression check rows passed:",
           {k: reg[k]["check_passed"] for k in ("replace", "accumulate")})
     kde = kde_curves(chains // 4 if not args.quick else 1000, 50 if not args.quick else 20)
     print("kde check rows passed:",
           {k: kde[k]["check_passed"] for k in ("fixed h = 0.3", "Silverman", "Silverman x 0.1")})
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     plot(reg, kde, out.with_suffix(".png"))
     meta = {"platform": platform.platform(), "jax": jax.__version__,

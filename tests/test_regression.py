@@ -6,6 +6,7 @@ Stochastic assertions: one two-sample KS test at false-failure rate 1e-4 (fixed 
 import re
 from pathlib import Path
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -62,8 +63,7 @@ def test_ols_needs_d_plus_2_samples(fam):
         cl.run_chains(jax.random.key(0), fam, fam.source(1.0), num_chains=2, num_generations=2,
                       num_samples=4)
     ridge = cl.LinearRegression(3, 0.5, ridge=0.1, estimator="ridge")
-    cl.run_chains(jax.random.key(0), ridge, ridge.source(1.0), num_chains=2, num_generations=2,
-                  num_samples=2, method="exact")
+    ridge.validate_num_samples(np.asarray([1, 2]))  # ridge fits any n >= 1
 
 
 def _fit_numpy(x, y, ridge=0.0):
@@ -79,8 +79,9 @@ def test_estimate_is_least_squares_and_merge_pools(ridge):
     ka, kb = jax.random.key(1), jax.random.key(2)
     xa, ya = fam.sample(ka, src, 9)
     xb, yb = fam.sample(kb, src, 7)
-    pooled = fam.merge(fam.sample_stats(ka, src, 9), fam.sample_stats(kb, src, 7))
-    fit = fam.estimate(None, pooled, src)
+    draw = eqx.filter_jit(fam.sample_stats)
+    pooled = fam.merge(draw(ka, src, 9), draw(kb, src, 7))
+    fit = eqx.filter_jit(fam.estimate)(None, pooled, src)
     x = np.concatenate([np.asarray(xa), np.asarray(xb)]).astype(np.float64)
     y = np.concatenate([np.asarray(ya), np.asarray(yb)]).astype(np.float64)
     w = _fit_numpy(x, y, ridge)
@@ -114,14 +115,6 @@ def test_exact_and_sample_paths_agree_in_law():
     for obs in ("test_error", "train_residual"):
         p = stats.ks_2samp(a.observables[obs][:, 3], b.observables[obs][:, 3]).pvalue
         assert p > 1e-4, (obs, p)
-
-
-def test_accumulate_without_capacity_is_o1_memory(fam):
-    src = fam.source(1.0)
-    r = cl.run_chains(jax.random.key(0), fam, src, policy=cl.Accumulate(), num_chains=4,
-                      num_generations=6, num_samples=8, method="exact")
-    assert r.final_pool.xtx.shape == (4, 3, 3)
-    np.testing.assert_array_equal(np.asarray(r.final_pool.count), 48.0)
 
 
 def test_readme_regression_example_runs():

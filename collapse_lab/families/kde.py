@@ -97,6 +97,17 @@ class KDE(AbstractFamily):
     bandwidth_scale: float = eqx.field(static=True)
 
     has_exact = False
+    # Example experiment (plain data) for ``collapse-lab list`` and the demo suite.
+    DEMO_EXPERIMENT = {
+        "name": "kde-silverman",
+        "family": {"name": "kde", "bandwidth": "silverman", "accumulate_capacity": 1000},
+        "source": {"mean": 0.0, "cov": 1.0},
+        "policy": "replace",
+        "num_chains": 5000,
+        "num_generations": 20,
+        "num_samples": 100,
+        "method": "sample",
+    }
 
     def __init__(self, bandwidth="silverman", dim: int = 1, kernel: str = "gaussian",
                  max_points: int = 1000, accumulate_capacity: int | None = None,
@@ -340,13 +351,17 @@ class KDE(AbstractFamily):
                "mean_drift2": dsum(drift * drift, 0),
                "model_variance": var + k_tr,
                "bandwidth": jnp.sqrt(k_tr / self.dim)}
+        # Tail masses: per point and coordinate, the two-sided kernel tail beyond the source's
+        # k sigma. The z-scores are formed with a reciprocal multiply and the erfc is taken over
+        # a flat array, so the rounding does not depend on how chains are laid out on devices.
+        inv = jnp.where(ksd > 0, 1.0 / jnp.where(ksd > 0, ksd, 1.0), 0.0)
+        rel = drift[None, :] + off  # points relative to the source mean
+        w = valid.astype(off.dtype) / cnt
         for k in (3, 5):
-            # points relative to the source mean, per coordinate
-            rel = drift[None, :] + off
-            safe = jnp.where(ksd > 0, ksd, 1.0)
-            upper = _ncdf((rel - k * sd0) / safe)
-            lower = _ncdf((-k * sd0 - rel) / safe)
-            kde_tail = dsum(dsum(jnp.where(valid, upper + lower, 0.0), 0) / cnt, 0) / self.dim
+            cut = k * sd0
+            z = jnp.stack([(rel - cut) * inv, (-cut - rel) * inv]).reshape(-1)
+            tails = _ncdf(z).reshape((2,) + off.shape)
+            kde_tail = dsum(dsum((tails[0] + tails[1]) * w, 0), 0) / self.dim
             src_tail = 2 * _ncdf(jnp.asarray(-float(k), off.dtype))
             out[f"tail_mass_{k}sigma"] = jnp.where(params.is_source, src_tail, kde_tail)
         return out
