@@ -38,6 +38,7 @@ class RunConfig:
     num_samples: np.ndarray  # n_t for t = 0..T-1 (size of the set that fits generation t+1)
     key_data: np.ndarray
     key_impl: str
+    observables: tuple[str, ...] | None = None  # recorded observables (None: all)
 
     def key(self):
         """The root key of the run (rebuilt from its data)."""
@@ -160,8 +161,23 @@ def check_memory(config: RunConfig, limit_bytes: int | None = None) -> int:
     return need
 
 
+def _resolve_observables(observables, config: RunConfig):
+    """``None`` for "all", else the sorted named observables plus those check() needs."""
+    if isinstance(observables, str) and observables == "all":
+        return None
+    names = sorted(jax.eval_shape(config.family.observe, config.source, config.source))
+    if isinstance(observables, str) or not all(isinstance(o, str) for o in observables):
+        raise ValueError(f'observables must be "all" or a list of names, got {observables!r}')
+    unknown = sorted(set(observables) - set(names))
+    if unknown:
+        raise ValueError(f"observables: unknown names {unknown}; the family records {names}")
+    needed = {p.observable for p in config.family.predictions(config)}
+    return tuple(sorted(set(observables) | needed))
+
+
 def make_config(
-    key, family, source, *, policy, num_chains, num_generations, num_samples, method
+    key, family, source, *, policy, num_chains, num_generations, num_samples, method,
+    observables="all",
 ) -> RunConfig:
     """Validate every argument in plain Python (before any tracing) and build the config."""
     key_data, key_impl = _key_info(key)
@@ -179,7 +195,7 @@ def make_config(
     if method == "exact" and not family.has_exact:
         raise ValueError(f"method='exact' is not available for the {family.name} family")
     params0 = family.check_source(source)
-    return RunConfig(
+    config = RunConfig(
         family=family,
         source=params0,
         policy=policy,
@@ -190,6 +206,13 @@ def make_config(
         key_data=key_data,
         key_impl=key_impl,
     )
+    config.observables = _resolve_observables(observables, config)
+    return config
+
+
+def _select(obs: dict, names) -> dict:
+    """The recorded observables (XLA drops the computation of the others)."""
+    return obs if names is None else {k: v for k, v in obs.items() if k in names}
 
 
 # ----------------------------------------------------------------------------------- the kernel
@@ -205,6 +228,7 @@ class _Plan:
     syn_masked: bool
     fresh_masked: bool
     max_samples: int = 0  # max n_t, for policies that declare needs_max_samples (else 0)
+    observables: tuple[str, ...] | None = None
 
 
 def _plan(config: RunConfig) -> _Plan:
@@ -221,6 +245,7 @@ def _plan(config: RunConfig) -> _Plan:
             syn_masked=False,
             fresh_masked=False,
             max_samples=max_samples,
+            observables=config.observables,
         )
     return _Plan(
         method=config.method,
@@ -230,6 +255,7 @@ def _plan(config: RunConfig) -> _Plan:
         syn_masked=bool(masked or syn.min() != syn.max()),
         fresh_masked=bool(masked or fresh.min() != fresh.max()),
         max_samples=max_samples,
+        observables=config.observables,
     )
 
 
@@ -251,7 +277,7 @@ def make_step(family: AbstractFamily, plan: _Plan, source):
         draws = Draws(family, real_family, plan, source, key, t, n_syn, n_fresh)
         stats, pool = policy.update(draws, params, pool)
         params = family.estimate(fold_in(key, KEY_FIT), stats, params)
-        return (params, pool), family.observe(params, source)
+        return (params, pool), _select(family.observe(params, source), plan.observables)
 
     return step
 
@@ -476,7 +502,7 @@ def _observe_jit(family: AbstractFamily):
 
 
 def observe_source(config: RunConfig) -> dict[str, np.ndarray]:
-    obs = _observe_jit(config.family)(config.source, config.source)
+    obs = _select(_observe_jit(config.family)(config.source, config.source), config.observables)
     shape = (config.num_chains, 1)
     return {k: np.broadcast_to(np.asarray(v), shape + np.shape(v)) for k, v in obs.items()}
 
@@ -492,6 +518,7 @@ def run_chains(
     num_samples,
     method: str = "sample",
     chunk_size: int | None = None,
+    observables="all",
 ) -> RunResult:
     """Run ``num_chains`` independent fit -> sample -> refit chains for ``num_generations``.
 
@@ -507,6 +534,8 @@ def run_chains(
         method: ``"sample"`` (draw the samples and refit) or ``"exact"`` (draw the refit
             statistics from their exact law, O(1) in n).
         chunk_size: run the generations in jitted chunks of this many (bit-identical result).
+        observables: ``"all"`` (default) or a list of observable names: only these and the
+            ones ``check()`` needs are computed and recorded (the others cost nothing).
 
     Returns:
         A :class:`RunResult` whose observables are NumPy arrays ``[num_chains, T + 1, ...]``.
@@ -521,6 +550,7 @@ def run_chains(
         num_generations=num_generations,
         num_samples=num_samples,
         method=method,
+        observables=observables,
     )
     if chunk_size is not None:
         chunk_size = _check_int("chunk_size", chunk_size, 1)
