@@ -67,6 +67,7 @@ def _two_processes(tmp_path, extra=()):
     return p0, p1, one_device
 
 
+@pytest.mark.slow  # about 45 s of CPU (three JAX processes, each compiling its kernels)
 def test_two_processes_run_one_sharded_job(tmp_path):
     p0, p1, one_device = _two_processes(tmp_path)
     keys = set(one_device)
