@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._hosts import gather_global, put_global
 from ._random import fold_in
 from .family import AbstractFamily
 from .policies import KEY_FIT, Draws, default_policy, resolve_num_samples, validate_policy
@@ -472,8 +473,9 @@ def run_generations(config: RunConfig, params, pool, start: int, stop: int):
                                           (config.source, ts, syn, fresh, valid, num_groups))
     else:
         if sharding is not None:
-            args = jax.device_put(args, sharding)
+            args = put_global(args, sharding)
         (params, pool), obs = kernel(*args, config.source, ts, syn, fresh, valid, num_groups)
+        (params, pool), obs = gather_global(((params, pool), obs))  # several hosts: to each
     if steps > stop - start:
         obs = jax.tree_util.tree_map(lambda x: x[:, : stop - start], obs)
     if total == c:

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from jax import lax
 
+from ._hosts import gather_global, put_global
 from ._validate import positive_int
 from .chain import (
     RunConfig,
@@ -263,8 +264,8 @@ def run_reduced(
             lambda x: jnp.broadcast_to(x, (batch,) + x.shape), tree)
         args = (keys, mask, bcast(params0), bcast(pool0))
         if sharding is not None:
-            args = jax.device_put(args, sharding)
-        red = kernel(*args, config.source, ts, syn, fresh, thr_dev, edge_dev)
+            args = put_global(args, sharding)
+        red = gather_global(kernel(*args, config.source, ts, syn, fresh, thr_dev, edge_dev))
         red = jax.tree_util.tree_map(lambda x: np.asarray(x, dtype=np.float64)
                                      if np.issubdtype(np.asarray(x).dtype, np.floating)
                                      else np.asarray(x), red)
