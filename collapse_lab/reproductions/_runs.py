@@ -24,6 +24,9 @@ class Context:
     discrete_exact_max_n: int = 1000
     lm: bool = True
     gmm_generations: int = 2000
+    gmm_oracle_chains: int = 200
+    gmm_em_chains: int = 16
+    lm_generations: int = 5
 
 
 def key(ctx: Context, salt: int):
