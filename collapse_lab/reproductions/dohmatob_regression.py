@@ -27,6 +27,6 @@ def placeholder_rows():
 
 def run(ctx) -> PaperResult:
     rows = placeholder_rows()
-    rows[0].note = ("skipped: LinearRegression exists (cl.%s) but this entry has not been wired "
-                    "to its API yet" % type(getattr(cl, "LinearRegression")).__name__)
+    rows[0].note = ("skipped: cl.LinearRegression exists but this entry has not been wired to "
+                    f"its API yet ({type(cl.LinearRegression).__name__})")
     return PaperResult(NAME, TITLE, rows)

@@ -1,4 +1,6 @@
-"""Feng et al. (2024), "Beyond Model Collapse: Scaling Up with Synthesized Data Requires Verification", arXiv 2406.07515: a verifier that keeps only synthetic samples above a quality threshold can stop collapse; the threshold sets the limit error.
+"""Feng et al. (2024), "Beyond Model Collapse: Scaling Up with Synthesized Data Requires
+Verification", arXiv 2406.07515: a verifier that keeps only synthetic samples above a quality
+threshold can stop collapse; the threshold sets the limit error.
 
 Needs the Verified policy; this entry lights up once it exists.
 """

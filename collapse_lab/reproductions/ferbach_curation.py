@@ -1,4 +1,6 @@
-"""Ferbach et al. (2024), "Self-Consuming Generative Models with Curated Data Provably Optimize Human Preferences", NeurIPS 2024, arXiv 2407.09499: curating synthetic samples by a reward concentrates the model on the reward's maximisers (the expected reward increases over generations).
+"""Ferbach et al. (2024), "Self-Consuming Generative Models with Curated Data Provably Optimize Human
+Preferences", NeurIPS 2024, arXiv 2407.09499: curating synthetic samples by a reward concentrates
+the model on the reward's maximisers (the expected reward increases over generations).
 
 Needs the Curated policy; this entry lights up once it exists.
 """

@@ -16,7 +16,6 @@ The papers' seed count for this figure is not stated in the text we could check:
 
 from __future__ import annotations
 
-
 import numpy as np
 
 import collapse_lab as cl
