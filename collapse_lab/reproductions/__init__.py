@@ -99,6 +99,7 @@ def write_report(results: list[PaperResult], out: Path, ctx: Context, false_alar
         f"Simulation-vs-theory: {'ALL CHECKED ROWS PASS' if summary['all_pass'] else 'SOME ROWS FAIL'}.",
         "",
     ]
+    lines.extend(_disagreements(rows))
     for res in results:
         lines.append(f"## {res.title}")
         lines.append("")
@@ -136,6 +137,29 @@ def write_report(results: list[PaperResult], out: Path, ctx: Context, false_alar
         lines.append("")
     (out / "report.md").write_text("\n".join(lines))
     return summary
+
+
+BAD = ("OUTSIDE paper MC error", "DISAGREES", "BOUND VIOLATED", "claim NOT reproduced")
+
+
+def _disagreements(rows) -> list[str]:
+    """The rows where the lab disagrees with a paper beyond the paper's own error."""
+    bad = [r for r in rows if r.paper_verdict in BAD]
+    failed = [r for r in rows if r.sim_verdict == "FAIL"]
+    out = ["## Where the lab disagrees", ""]
+    if not bad:
+        out.append("No published value lies outside its paper's own Monte-Carlo error (or "
+                   "contradicts the exact theory) at these sizes.")
+    for r in bad:
+        out.append(f"- **{r.paper}, {r.setting}, {r.quantity}**: published {r.published.value}"
+                   f" vs theory {r.theory:.4g} ({r.paper_verdict}). {r.note or ''}")
+    if failed:
+        out.append("")
+        out.append("Simulation-vs-theory failures (expected in at most a fraction "
+                   "`--false-alarm` of runs when the theory is right):")
+        out.extend(f"- {r.paper}, {r.setting}, {r.quantity}: z = {r.sim_z:.2f}" for r in failed)
+    out.append("")
+    return out
 
 
 def build_parser():

@@ -10,8 +10,8 @@ $\binom{n+9}{9}$-state composition chain. Exact up to ``--discrete-exact-max-n``
 diffusion value is used (its gap to the exact value is -1.5, -2.2, -3.0 generations at n = 10,
 100, 1000: relative error < 2e-3 at n >= 1000). The lab simulates chains to total collapse up to
 ``--discrete-max-sim-n`` (sample path: n draws per generation, horizon 15 n generations).
-The papers' seed count for this figure is not stated in the text we could check: 100 is assumed
-(as in their Gaussian sweep).
+Seed count: 100 (seeds 0-99 in the authors' sweep configuration,
+RylanSchaeffer/KoyejoLab-Collapse-or-Thrive, sweeps/fit_discrete_distributions/replace.yaml).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def run(ctx) -> PaperResult:
             theory, kind, label = littler, "approximate", "Littler/Kimura diffusion"
         row = Row(PAPER, f"K={K}, n={n}, replace", "mean iterations to total collapse",
                   Published(pub, "Fig. (log scale), read off plot", "mc", SEEDS, read_tol=0.10,
-                            seeds_note="assumed"),
+                            seeds_note="sweep config: seeds 0-99"),
                   theory=theory, theory_kind=kind, theory_label=label,
                   note=f"Littler/Kimura diffusion: {littler:.5g} (= {littler / n:.4f} n)")
         if n <= ctx.discrete_max_sim_n:
