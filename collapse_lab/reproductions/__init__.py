@@ -178,8 +178,10 @@ def build_parser():
                    help="largest n given the exact fixation time (an (n-1)-state solve)")
     p.add_argument("--gmm-generations", type=int, default=2000)
     p.add_argument("--gmm-oracle-chains", type=int, default=200)
-    p.add_argument("--gmm-em-chains", type=int, default=16)
-    p.add_argument("--lm-generations", type=int, default=5)
+    p.add_argument("--gmm-em-chains", type=int, default=8)
+    p.add_argument("--lm-generations", type=int, default=4)
+    p.add_argument("--discrete-chains", type=int, default=4000,
+                   help="chains simulated to total collapse (capped by --chains)")
     p.add_argument("--no-lm", action="store_true", help="skip the tiny-transformer entry")
     p.add_argument("--false-alarm", type=float, default=1e-3)
     p.add_argument("--level", type=float, default=0.99,
@@ -201,7 +203,7 @@ def main(argv=None) -> int:
                   discrete_exact_max_n=args.discrete_exact_max_n, lm=not args.no_lm,
                   gmm_generations=args.gmm_generations,
                   gmm_oracle_chains=args.gmm_oracle_chains, gmm_em_chains=args.gmm_em_chains,
-                  lm_generations=args.lm_generations)
+                  lm_generations=args.lm_generations, discrete_chains=args.discrete_chains)
     if args.tiny:
         ctx.gmm_generations = min(ctx.gmm_generations, 20)
         ctx.discrete_max_sim_n = min(ctx.discrete_max_sim_n, 10)

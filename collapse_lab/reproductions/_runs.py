@@ -25,8 +25,9 @@ class Context:
     lm: bool = True
     gmm_generations: int = 2000
     gmm_oracle_chains: int = 200
-    gmm_em_chains: int = 16
-    lm_generations: int = 5
+    gmm_em_chains: int = 8
+    lm_generations: int = 4
+    discrete_chains: int = 4000
 
 
 def key(ctx: Context, salt: int):

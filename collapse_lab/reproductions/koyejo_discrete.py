@@ -35,10 +35,13 @@ SEEDS = 100
 
 
 def simulate(ctx, n, salt):
+    """Chains to total collapse; at most ``ctx.discrete_chains`` of them (a horizon of 15 n
+    generations each)."""
     fam = cl.Categorical(K)
     src = fam.source(np.full(K, 1.0 / K))
     horizon = max(60, 15 * n)
-    params = _runs.final_carry(ctx, salt, fam, src, cl.Replace(), horizon, n, "sample",
+    sub = _runs.Context(**{**ctx.__dict__, "chains": min(ctx.chains, ctx.discrete_chains)})
+    params = _runs.final_carry(sub, salt, fam, src, cl.Replace(), horizon, n, "sample",
                                chunk=min(horizon, 2000))
     return np.asarray(params.fixation_generation, dtype=np.float64), horizon
 

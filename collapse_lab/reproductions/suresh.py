@@ -6,10 +6,12 @@ arXiv 2412.17646: survival bounds beside the exact probabilities.
   time to forget a word grows linearly with its count n p_0). Exact: one minus the loss
   probability of the binomial count chain (theory/wright_fisher.md, W5).
 * Gaussian: P(sigma_k^2 > eps) <= (sigma_0/eps) exp(-k/(4n-1)) at n = 10, eps = 0.1, 200
-  generations (the bound as given to us; the form P(sigma_k > eps) <= (sigma_0/eps)
-  exp(-k/(4n)) -- Markov's inequality on E[sigma_k] -- is what we could reconstruct; both hold
-  with a wide margin). Exact: the law of log sigma_k^2 (theory/gaussian.md, G6). MLE refit
-  ("ML or near-ML estimation" in the paper).
+  generations, as quoted in the issue. The stored excerpts of the paper we could search did not
+  contain the theorem text, so the exact form is unverified here; a similar bound,
+  P(sigma_k > eps) <= E[sigma_k]/eps ~ (sigma_0/eps) exp(-k/(4n)) for the unbiased refit, follows
+  from Markov's inequality and theory/gaussian.md G3. Either way the bound exceeds 1 until
+  k ~ 100 at these settings and holds with a wide margin. Exact: the law of log sigma_k^2
+  (theory/gaussian.md, G6). MLE refit ("ML or near-ML estimation" in the paper).
 Bounds are checked as bounds ("bound holds"); the simulation is checked against the exact
 probabilities with exact binomial tests.
 """
