@@ -1,0 +1,1 @@
+"""Thin script entries for the reproductions (the code lives in collapse_lab.reproductions)."""

@@ -1,0 +1,11 @@
+"""Run one reproduction: ``python benchmarks/reproductions/shumailov_gaussian.py [flags]``.
+
+The experiment, published values and theory live in collapse_lab/reproductions/shumailov_gaussian.py.
+"""
+
+import sys
+
+from collapse_lab.reproductions import main
+
+if __name__ == "__main__":
+    sys.exit(main(["shumailov_gaussian", *sys.argv[1:]]))
