@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "collapse_lab"
 # Lowest first. A module may import modules of its own layer or of layers below it.
 LAYERS = [
     ("theory", ["theory", "theory.*", "_version", "_validate"]),
-    ("primitives", ["_batch_invariant", "_random", "sampling", "prediction"]),
+    ("primitives", ["_batch_invariant", "_random", "_hosts", "sampling", "prediction"]),
     ("samplers", ["_multinomial"]),
     ("contract", ["family", "policies"]),
     ("families", ["families", "families.*"]),
@@ -29,8 +29,10 @@ LAYERS = [
     ("plots", ["plots"]),
     ("report", ["report"]),
     ("experiment", ["experiment"]),
+    ("api", [""]),  # collapse_lab/__init__.py: the curated public API
+    # The reproductions are written against the public API only (``import collapse_lab``).
+    ("reproductions", ["reproductions", "reproductions.*"]),
     ("cli", ["cli"]),
-    ("api", [""]),  # collapse_lab/__init__.py: the curated public API, imported by nobody inside
 ]
 
 
