@@ -100,10 +100,10 @@ class KDE(AbstractFamily):
     # Example experiment (plain data) for ``collapse-lab list`` and the demo suite.
     DEMO_EXPERIMENT = {
         "name": "kde-silverman",
-        "family": {"name": "kde", "bandwidth": "silverman", "accumulate_capacity": 1000},
+        "family": {"name": "kde", "bandwidth": "silverman", "accumulate_capacity": 300},
         "source": {"mean": 0.0, "cov": 1.0},
         "policy": "replace",
-        "num_chains": 5000,
+        "num_chains": 2000,
         "num_generations": 20,
         "num_samples": 100,
         "method": "sample",

@@ -126,8 +126,8 @@ class LinearRegression(AbstractFamily):
         "family": {"name": "linear_regression", "dim": 5, "noise_std": 1.0},
         "source": {"weights": [1.0, -1.0, 0.5, 0.0, 2.0]},
         "policy": "replace",
-        "num_chains": 20000,
-        "num_generations": 50,
+        "num_chains": 10000,
+        "num_generations": 30,
         "num_samples": 20,
         "method": "exact",
     }
