@@ -349,6 +349,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes (smoke run)")
     ap.add_argument("--note", default="", help="a line for the Markdown header (e.g. load)")
+    ap.add_argument("--only", help="run only the points whose name matches this regex")
     ap.add_argument("--point", help=argparse.SUPPRESS)
     ap.add_argument("--out", default="benchmarks/results/throughput.json")
     ap.add_argument("--markdown-only", action="store_true",
@@ -372,7 +373,11 @@ def main(argv=None):
     load_at_start = os.getloadavg()
     started = time.strftime("%H:%M:%S")
     results = []
+    import re
+
     for spec in plan(args.quick):
+        if args.only and not re.search(args.only, spec["name"]):
+            continue
         r = _run_point(spec)
         results.append(r)
         print(f"{r['name']:48s} " + ("ERROR " + str(r["error"]) if "error" in r else
