@@ -13,7 +13,9 @@ Recipes (``--recipe``):
 * ``cosine``: the same 160 steps, learning rate warmed up over 8 steps to 5e-3 then cosine-decayed
   to 5e-5 (``optax.warmup_cosine_decay_schedule``), passed as ``optimizer=``;
 * ``cosine400``: the cosine recipe over 400 steps;
-* ``small``: the cosine recipe, 160 steps, d_model 32, one layer, two heads.
+* ``small``: the cosine recipe, 160 steps, d_model 32, one layer, two heads;
+* ``cosine100``: the cosine recipe over 100 steps;
+* ``cosine_wd``: the cosine recipe, 160 steps, adamw with weight decay 0.1.
 
 Usage: ``python benchmarks/transformer_fit_study.py --recipe cosine [--chains 4]``; appends one
 JSON line to ``benchmarks/results/transformer_fit_study.jsonl``.
@@ -46,6 +48,9 @@ RECIPES = {
     "cosine": dict(steps=160, optimizer=cosine(160)),
     "cosine400": dict(steps=400, optimizer=cosine(400)),
     "small": dict(steps=160, optimizer=cosine(160), d_model=32, num_layers=1, num_heads=2),
+    "cosine100": dict(steps=100, optimizer=cosine(100)),
+    "cosine_wd": dict(steps=160, optimizer=optax.adamw(optax.warmup_cosine_decay_schedule(
+        0.0, 5e-3, 8, 160, end_value=5e-5), weight_decay=0.1)),
 }
 
 
