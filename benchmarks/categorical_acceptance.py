@@ -13,11 +13,9 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
-from pathlib import Path
 
+import _common  # benchmarks/_common.py (this folder is on sys.path)
 import jax
 
 import collapse_lab as cl
@@ -53,14 +51,13 @@ def summarize(table):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = _common.parser(__doc__, "benchmarks/results/categorical_acceptance.json")
     parser.add_argument("--method", default="sample", choices=["sample", "exact"])
     parser.add_argument("--chains", type=int, default=10_000)
     parser.add_argument("--generations", type=int, default=200)
     parser.add_argument("--num-samples", type=int, default=1000)
     parser.add_argument("--vocab", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="benchmarks/results/categorical_acceptance.json")
     args = parser.parse_args(argv)
 
     n = args.num_samples
@@ -107,10 +104,7 @@ def main(argv=None):
             f"variance rows failed: {summary['headline']['variance_of_p']['failed']} of "
             f"{summary['headline']['variance_of_p']['num_rows']}\n"
         )
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-    print(f"wrote {out}")
+    _common.write_json(args.out, report)
     return report
 
 

@@ -22,12 +22,9 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
-import json
-import platform
 import time
-from pathlib import Path
 
+import _common  # benchmarks/_common.py (this folder is on sys.path)
 import jax
 import numpy as np
 
@@ -165,12 +162,11 @@ def compile_time(vocab, chains=64):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = _common.parser(__doc__, "benchmarks/results/categorical_throughput.json")
     parser.add_argument("--chains", type=int, default=256)
     parser.add_argument("--generations", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="fewer sizes (smoke test)")
-    parser.add_argument("--out", default="benchmarks/results/categorical_throughput.json")
     args = parser.parse_args(argv)
     vocabs = (100, 10_000)
     sizes = (100, 1000, 1_000_000) if args.quick else (100, 1000, 10_000, 100_000, 1_000_000)
@@ -214,11 +210,7 @@ def main(argv=None):
     scaling = {str(vocab): exact_scaling(vocab, c) for vocab in vocabs}
     compile_100k = compile_time(100_000)
     report = {
-        "machine": {
-            "platform": platform.platform(),
-            "jax": jax.__version__,
-            "devices": [str(d) for d in jax.devices()],
-        },
+        "machine": _common.provenance(),
         "settings": vars(args),
         "rows": rows,
         "exact_cost_ratio_n1e6_over_n1e3": scaling,
@@ -251,10 +243,7 @@ def main(argv=None):
         f"{compile_100k['kernel_trace_s']:.2f} s), multinomial alone "
         f"{compile_100k['multinomial_compile_s']:.2f} s"
     )
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-    print(f"wrote {out}")
+    _common.write_json(args.out, report)
     return report
 
 

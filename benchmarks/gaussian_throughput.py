@@ -17,11 +17,9 @@ Prints a table and writes JSON with provenance.
 
 from __future__ import annotations
 
-import argparse
-import json
-import platform
 import time
 
+import _common  # benchmarks/_common.py (this folder is on sys.path)
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -120,13 +118,12 @@ def python_loop(chains, generations, n, seed=0):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = _common.parser(__doc__, "benchmarks/results/gaussian_throughput.json")
     ap.add_argument("--chains", type=int, default=10_000)
     ap.add_argument("--generations", type=int, default=200)
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--impl", default="threefry2x32", help="JAX PRNG implementation")
     ap.add_argument("--quick", action="store_true", help="smaller sizes (smoke run)")
-    ap.add_argument("--out", default="benchmarks/results/gaussian_throughput.json")
     args = ap.parse_args(argv)
     if args.quick:
         args.chains, args.generations = 2000, 50
@@ -162,12 +159,7 @@ def main(argv=None):
     res["ratios"]["exact_n1000_vs_sample_path_n1000"] = (
         ex["1000"]["chain_generations_per_s"] / res["sample_n1000"]["chain_generations_per_s"]
     )
-    res["provenance"] = {
-        "jax": jax.__version__, "numpy": np.__version__, "collapse_lab": cl.__version__,
-        "backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()],
-        "machine": platform.platform(), "processor": platform.processor(),
-        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-    }
+    res["provenance"] = _common.provenance()
 
     print(f"Gaussian throughput: {C} chains x {T} generations, float32, PRNG {args.impl}")
     print(f"{'path':34s} {'chain-gen/s':>14s} {'samples/s':>14s}")
@@ -183,12 +175,7 @@ def main(argv=None):
     print("compile time (s): sample {:.2f}, exact {:.2f}".format(s["compile_s"], ex["100"]["compile_s"]))
     for k, v in res["ratios"].items():
         print(f"  {k:42s} {v:10.3g}")
-    import os
-
-    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(res, f, indent=2)
-    print("wrote", args.out)
+    _common.write_json(args.out, res)
     return res
 
 

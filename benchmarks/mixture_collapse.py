@@ -29,12 +29,10 @@ Writes ``<out>.json`` (curves at selected generations, z-scores, check summaries
 
 from __future__ import annotations
 
-import argparse
-import json
-import platform
 import time
 from pathlib import Path
 
+import _common  # benchmarks/_common.py (this folder is on sys.path)
 import jax
 import numpy as np
 
@@ -45,7 +43,7 @@ WEIGHTS = (0.5, 0.5)
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = _common.parser(__doc__, "benchmarks/results/mixture_collapse")
     parser.add_argument("--generations", type=int, default=2000)
     parser.add_argument("--samples", type=int, default=1000)
     parser.add_argument("--separation", type=float, default=8.0)
@@ -54,7 +52,6 @@ def parse_args():
     parser.add_argument("--oracle-chains", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="200 generations, fewer chains")
-    parser.add_argument("--out", default="benchmarks/results/mixture_collapse")
     args = parser.parse_args()
     if args.quick:
         args.generations, args.em_chains, args.oracle_chains = 200, 16, 200
@@ -244,14 +241,11 @@ def main():
         "rows": table,
         "checks": checks,
         "timings": timings,
-        "provenance": {
-            "jax": jax.__version__, "collapse_lab": cl.__version__,
-            "platform": platform.platform(), "devices": [str(d) for d in jax.devices()],
-        },
+        "provenance": _common.provenance(),
         "figure": str(out.with_suffix(".png")),
     }
-    out.with_suffix(".json").write_text(json.dumps(payload, indent=2))
-    print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.png')}")
+    _common.write_json(out.with_suffix(".json"), payload)
+    print(f"wrote {out.with_suffix('.png')}")
 
 
 if __name__ == "__main__":

@@ -23,12 +23,10 @@ Prints a table and writes JSON with provenance.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import platform
 import time
 
+import _common  # benchmarks/_common.py (this folder is on sys.path)
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -176,7 +174,7 @@ def fixed_counts_acceptance(key, chains, generations, draws):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = _common.parser(__doc__, "benchmarks/results/ngram_throughput.json")
     ap.add_argument("--vocab", type=int, default=1000)
     ap.add_argument("--chains", type=int, default=1000)
     ap.add_argument("--generations", type=int, default=5)
@@ -187,7 +185,6 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="smaller sizes (smoke run)")
     ap.add_argument("--acceptance", action="store_true",
                     help="also run the fixed-counts acceptance check (10,000 chains)")
-    ap.add_argument("--out", default="benchmarks/results/ngram_throughput.json")
     args = ap.parse_args(argv)
     if args.quick:
         args.chains, args.generations, args.batch = 128, 2, 64
@@ -208,12 +205,7 @@ def main(argv=None):
     }
     if args.acceptance:
         res["fixed_counts"] = fixed_counts_acceptance(key, 10_000, 100, 20)
-    res["provenance"] = {
-        "jax": jax.__version__, "numpy": np.__version__, "collapse_lab": cl.__version__,
-        "backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()],
-        "machine": platform.platform(), "cpus": os.cpu_count(),
-        "load_average": list(os.getloadavg()), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
-    }
+    res["provenance"] = _common.provenance()
 
     print(f"\nn-gram corpus mode: vocab {args.vocab} bigram, {c['chains']} chains x "
           f"{c['generations']} generations, {c['tokens_per_corpus']} tokens per corpus, "
@@ -239,10 +231,7 @@ def main(argv=None):
               f" (max |z| {f['max_abs_z']:.2f}); n+1 control rejected: "
               f"{not f['negative_control_passed']} ({f['negative_control_rows_failing']} rows); "
               f"run {f['wall_s_including_compile']:.1f} s")
-    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    with open(args.out, "w") as fh:
-        json.dump(res, fh, indent=2)
-    print("wrote", args.out)
+    _common.write_json(args.out, res)
     return res
 
 

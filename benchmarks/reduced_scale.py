@@ -20,6 +20,8 @@ import subprocess
 import sys
 import time
 
+import _common  # benchmarks/_common.py (this folder is on sys.path)
+
 
 def run(spec):
     import jax
@@ -54,11 +56,10 @@ def run(spec):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = _common.parser(__doc__, "benchmarks/results/reduced_scale.json")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", choices=["gaussian", "categorical"])
     ap.add_argument("--spec", help=argparse.SUPPRESS)
-    ap.add_argument("--out", default="benchmarks/results/reduced_scale.json")
     args = ap.parse_args(argv)
     if args.spec:
         print(json.dumps(run(json.loads(args.spec)), default=str))
@@ -92,9 +93,7 @@ def main(argv=None):
         with open(args.out) as f:
             ran = {r["family"] for r in results}
             results = [r for r in json.load(f) if r.get("family") not in ran] + results
-    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(results, f, indent=2, default=str)
+    _common.write_json(args.out, results)
 
 
 if __name__ == "__main__":

@@ -66,6 +66,8 @@ def point(spec: dict) -> dict:
             src = fam.source(cl.zipf(1.1, spec["vocab"]))
         runner = cl.run_reduced if spec.get("reduced") else cl.run_chains
         extra = {"chain_batch": 65_536} if spec.get("reduced") else {}
+        if spec.get("observables"):  # only these and the ones check() needs
+            extra["observables"] = spec["observables"]
 
         def go():
             r = runner(key, fam, src, num_chains=C, num_generations=T, num_samples=n,
@@ -211,7 +213,19 @@ def plan(quick: bool) -> list[dict]:
     for n in (10, 1000, 10_000):
         pts.append({"name": f"gaussian sample n={n} (scaling in n)", "kind": "gaussian",
                     "method": "sample", "chains": C // 10, "generations": T, "n": n})
-    for n in (100, 10**6):
+    pts.append({"name": "gaussian exact n=100 (check observables)", "kind": "gaussian",
+                "method": "exact", "chains": C, "generations": T, "n": 100,
+                "observables": ["log_variance"]})
+    pts.append({"name": f"categorical sample V={V} n=1000 (check observables)",
+                "kind": "categorical", "method": "sample", "vocab": V, "chains": cc,
+                "generations": ct, "n": 1000, "observables": ["support_size"]})
+    pts.append({"name": f"categorical exact V={V} n=1000 (check observables)",
+                "kind": "categorical", "method": "exact", "vocab": V, "chains": cc,
+                "generations": ct, "n": 1000, "observables": ["support_size"]})
+    for n in (10**4, 10**6):
+        pts.append({"name": f"categorical numpy V={V} n={n}", "kind": "numpy_categorical",
+                    "vocab": V, "chains": cc, "generations": ct, "n": n})
+    for n in (100, 10**4, 10**6):
         pts.append({"name": f"categorical exact V={V} n={n} (scaling in n)",
                     "kind": "categorical", "method": "exact", "vocab": V, "chains": cc,
                     "generations": ct, "n": n})
@@ -260,24 +274,39 @@ def path_table(g: dict) -> list[dict]:
          "vectorised standard_normal + refit", "gaussian loop n=100", "rng normal"),
         ("gaussian exact", "gaussian exact n=100", "gaussian numpy exact n=100",
          "vectorised normal + chisquare", "gaussian loop n=100", "rng normal"),
+        ("gaussian exact (check observables)", "gaussian exact n=100 (check observables)",
+         "gaussian numpy exact n=100", "vectorised normal + chisquare", "gaussian loop n=100",
+         "rng normal"),
         ("categorical sample", f"categorical sample V={V} n=1000",
          f"categorical numpy V={V} n=1000", "vectorised multinomial",
          f"categorical loop V={V} n=1000", "rng uniform"),
         ("categorical exact", f"categorical exact V={V} n=1000",
          f"categorical numpy V={V} n=1000", "vectorised multinomial",
          f"categorical loop V={V} n=1000", "rng uniform"),
+        ("categorical sample (check observables)",
+         f"categorical sample V={V} n=1000 (check observables)",
+         f"categorical numpy V={V} n=1000", "vectorised multinomial",
+         f"categorical loop V={V} n=1000", "rng uniform"),
+        ("categorical exact (check observables)",
+         f"categorical exact V={V} n=1000 (check observables)",
+         f"categorical numpy V={V} n=1000", "vectorised multinomial",
+         f"categorical loop V={V} n=1000", "rng uniform"),
     ]
+    for n in (10**4, 10**6):
+        spec.append((f"categorical exact n={n}", f"categorical exact V={V} n={n} (scaling in n)",
+                     f"categorical numpy V={V} n={n}", "vectorised multinomial", None,
+                     "rng uniform"))
     spec.append(("ngram corpus sample", "ngram corpus sample V=200", "ngram numpy V=200",
                  "vectorised inverse-CDF corpus + bincount", "ngram loop V=200", "rng uniform"))
     rows = []
     for path, ours, numpy_name, numpy_desc, loop, rng in spec:
-        if not all(k in g for k in (ours, numpy_name, loop, rng)):
+        if not all(k in g for k in (ours, numpy_name, rng)) or (loop and loop not in g):
             continue
         rate = g[ours]["samples_per_s"]
         rows.append({"path": path, "n": g[ours]["n"], "rate": rate,
                      "vs_numpy": rate / g[numpy_name]["samples_per_s"],
                      "numpy_baseline": numpy_desc,
-                     "vs_python_loop": rate / g[loop]["samples_per_s"],
+                     "vs_python_loop": rate / g[loop]["samples_per_s"] if loop else None,
                      "rng_fraction": rate / g[rng]["per_s"]})
     return rows
 
@@ -290,7 +319,11 @@ def markdown(meta: dict, results: list, paths: list, ratios: dict) -> str:
         return "-" if x is None or x != x else format(x, fmt)
 
     lines = [f"Throughput on {meta['machine']} ({meta['backend']}), jax {meta['jax']}, "
-             f"{meta['date']}", "",
+             f"{meta['date']} {meta.get('run', '')}", ""]
+    if meta.get("load_average_at_start"):
+        lines += [f"Load average at start: {', '.join(f'{x:.1f}' for x in meta['load_average_at_start'])}"
+                  + (f". {meta['note']}" if meta.get("note") else ""), ""]
+    lines += [
              "| measurement | chains | generations | n | chain-gen/s | samples/s | compile s "
              "| peak MB |", "|---|---|---|---|---|---|---|---|"]
     for r in ok:
@@ -306,7 +339,7 @@ def markdown(meta: dict, results: list, paths: list, ratios: dict) -> str:
     for row in paths:
         lines.append(f"| {row['path']} | {row['n']} | {row['rate']:.3g} | "
                      f"{row['vs_numpy']:.3g} | {row['numpy_baseline']} | "
-                     f"{row['vs_python_loop']:.3g} | {row['rng_fraction']:.3g} |")
+                     f"{num(row['vs_python_loop'], '.3g')} | {row['rng_fraction']:.3g} |")
     lines += ["", "| ratio | value |", "|---|---|"]
     lines += [f"| {k} | {v:.3g} |" for k, v in ratios.items()]
     return "\n".join(lines) + "\n"
@@ -315,6 +348,7 @@ def markdown(meta: dict, results: list, paths: list, ratios: dict) -> str:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller sizes (smoke run)")
+    ap.add_argument("--note", default="", help="a line for the Markdown header (e.g. load)")
     ap.add_argument("--point", help=argparse.SUPPRESS)
     ap.add_argument("--out", default="benchmarks/results/throughput.json")
     ap.add_argument("--markdown-only", action="store_true",
@@ -335,6 +369,8 @@ def main(argv=None):
 
     import collapse_lab as cl
 
+    load_at_start = os.getloadavg()
+    started = time.strftime("%H:%M:%S")
     results = []
     for spec in plan(args.quick):
         r = _run_point(spec)
@@ -355,11 +391,20 @@ def main(argv=None):
             / g["gaussian sample n=1000 (scaling in n)"]["chain_generations_per_s"])
     except KeyError:
         pass
+    try:
+        cat = [g[f"categorical exact V=1000 n={n} (scaling in n)"]["chain_generations_per_s"]
+               for n in (100, 10**4, 10**6)] + [g["categorical exact V=1000 n=1000"][
+                   "chain_generations_per_s"]]
+        ratios["categorical exact max/min chain-gen/s, n=1e2..1e6"] = max(cat) / min(cat)
+    except KeyError:
+        pass
     meta = {
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.platform()}",
         "jax": jax.__version__, "collapse_lab": cl.__version__,
         "backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()],
+        "note": args.note, "load_average_at_start": load_at_start,
+        "run": f"{started} - {time.strftime('%H:%M:%S')}",
     }
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out, "w") as f:

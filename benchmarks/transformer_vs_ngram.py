@@ -24,9 +24,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 
+import _common  # benchmarks/_common.py (this folder is on sys.path)
 import jax
 import numpy as np
 
@@ -95,8 +95,7 @@ def main():
            "source": {"entropy_rate": info.entropy_rate,
                       "heldout_cross_entropy": info.heldout_cross_entropy,
                       "unigram_cross_entropy": info.unigram_cross_entropy},
-           "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                       "jax": jax.__version__},
+           "machine": _common.provenance(),
            "transformer": {}, "ngram": {}}
     tf_obs, ng_obs = {}, {}
     for name, policy in policies.items():
@@ -144,9 +143,7 @@ def main():
         "replace_exceeds_fresh_by_3_se": bool(z > 3),
     }
 
-    os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, f"{args.tag}.json"), "w") as fh:
-        json.dump(out, fh, indent=1)
+    _common.write_json(os.path.join(RESULTS, f"{args.tag}.json"), out, indent=1)
     lines = [f"| model | policy | wall s | KL rate g1 | KL rate g{T} (mean +- se) | "
              f"held-out CE g{T} |", "|---|---|---|---|---|---|"]
     for name in policies:

@@ -46,63 +46,25 @@ from __future__ import annotations
 
 import math
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+
+from ._random import _key_words, _threefry2x32
 
 __all__ = ["binomial", "multinomial", "MAX_TRIALS"]
 
 MAX_TRIALS = 10**7  # n + 2 and every count stay exact in float32 (below 2**24)
 INVERSION_LIMIT = 10.0  # nq below this: inversion; at or above: BTRS (Hormann's range)
 INVERSION_STEPS = 32  # unrolled CDF terms; P(X >= 32 | nq < 10) < 1e-8
+PROPOSALS = 1  # BTRS proposals in straight-line code before the compacted fallback loop
 
 # Stirling remainder s(x) = lgamma(x) - [(x - 1/2) log x - x + log(2 pi)/2] at x = 1..9.
 _STIRLING_TABLE = tuple(
     math.lgamma(x) - ((x - 0.5) * math.log(x) - x + 0.5 * math.log(2 * math.pi))
     for x in range(1, 10)
 )
-_ROTATIONS = (13, 15, 26, 6, 17, 29, 16, 24)
-_PARITY = 0x1BD11BDA
-
-
 # ------------------------------------------------------------------------------ random bits
-def _rotl(x, r):
-    return (x << np.uint32(r)) | (x >> np.uint32(32 - r))
-
-
-def _threefry2x32(k0, k1, x0, x1):
-    """Threefry-2x32 with 20 rounds (Salmon et al. 2011), elementwise on ``uint32`` arrays."""
-    ks = (k0, k1, k0 ^ k1 ^ np.uint32(_PARITY))
-    x0 = x0 + ks[0]
-    x1 = x1 + ks[1]
-    for r in range(20):
-        x0 = x0 + x1
-        x1 = _rotl(x1, _ROTATIONS[r % 8]) ^ x0
-        if r % 4 == 3:
-            s = (r + 1) // 4
-            x0 = x0 + ks[s % 3]
-            x1 = x1 + ks[(s + 1) % 3] + np.uint32(s)
-    return x0, x1
-
-
-def _key_words(key):
-    """Two ``uint32`` words identifying ``key`` (typed key of any implementation, or raw)."""
-    key = jnp.asarray(key) if not isinstance(key, jax.Array) else key
-    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-        data = jax.random.key_data(key)
-    else:
-        data = key
-    data = data.astype(jnp.uint32)
-    words = data.shape[-1]
-    k0, k1 = data[..., 0], data[..., 1]
-    for j in range(2, words - 1, 2):  # longer keys (philox, rbg): mix the extra words in
-        k0, k1 = _threefry2x32(k0, k1, data[..., j], data[..., j + 1])
-    if words % 2 == 1 and words > 2:
-        k0, k1 = _threefry2x32(k0, k1, data[..., words - 1], jnp.uint32(words))
-    return k0, k1
-
-
 def _materialize(x):
     """``x`` unchanged, computed once.
 
@@ -226,25 +188,12 @@ def _inversion_count(u, n, q):
     return below
 
 
-def _binomial_small(k0, k1, counter, n, q):
-    """Bin(n, q) for q in [0, 1/2]; ``counter`` (uint32) names each element's random stream.
+def _btrs_proposal(k0, k1, counter, i, n, q, use_inv):
+    """One BTRS proposal (Hormann 1993) from stream position ``i``: ``(accepted, value)``.
 
-    Inversion elements (nq < 10) use the first uniform of stream position 0 and 32 unrolled
-    CDF terms; the rare ones beyond (probability < 1e-8) and the BTRS elements (nq >= 10)
-    finish in one ``while_loop``: iteration i >= 1 makes a BTRS proposal from stream position i
-    and advances a plain sequential CDF search by one term.
+    Inversion lanes get harmless set-up values (their result is not used).
     """
     dt = q.dtype
-    use_inv = n * q < INVERSION_LIMIT
-    trivial = (q <= 0) | (n <= 0)
-    q_inv = jnp.where(use_inv & ~trivial, q, 0.0)
-    u_inv = _uniforms(k0, k1, counter, np.uint32(0), dt)[0]
-    x_inv = _materialize(_inversion_count(u_inv, n, q_inv).astype(dt))
-    tail = use_inv & ~trivial & (x_inv >= INVERSION_STEPS)
-    # Sequential search state for the tail: F(k) and f(k) at k = 0 (recomputed: rare).
-    ratio = q_inv / (1.0 - q_inv)
-    pmf0 = jnp.where(tail, jnp.exp(n * jnp.log1p(-q_inv)), 0.0)
-    # BTRS set-up (Hormann 1993, algorithm BTRS; harmless values where unused).
     q_b = jnp.where(use_inv, 0.25, q)
     n_b = jnp.where(use_inv, 100.0, n)
     spq = jnp.sqrt(n_b * q_b * (1.0 - q_b))
@@ -254,39 +203,99 @@ def _binomial_small(k0, k1, counter, n, q):
     v_r = 0.92 - 4.2 / b
     alpha = (2.83 + 5.1 / b) * spq
     m = jnp.floor((n_b + 1.0) * q_b)
+    uv = _uniforms(k0, k1, counter, i, dt)
+    u = uv[0] - 0.5
+    v = uv[1]
+    us = 0.5 - jnp.abs(u)
+    safe_us = jnp.where(us > 0, us, 1.0)
+    k_b = jnp.floor((2.0 * a / safe_us + b) * u + c)
+    valid = (us > 0) & (k_b >= 0) & (k_b <= n_b)
+    k_b = jnp.where(valid, k_b, m)
+    fast = valid & (us >= 0.07) & (v <= v_r)
+    log_v = jnp.log(v * alpha / (a / (safe_us * safe_us) + b))
+    b_ok = fast | (valid & (log_v <= _log_pmf_ratio(n_b, m, k_b, q_b)))
+    decided = _materialize(jnp.stack([b_ok.astype(dt), k_b]))
+    return decided[0] > 0, decided[1]
+
+
+def _binomial_small(k0, k1, counter, n, q):
+    """Bin(n, q) for q in [0, 1/2]; ``counter`` (uint32) names each element's random stream.
+
+    Inversion elements (nq < 10) use the first uniform of stream position 0 and 32 unrolled
+    CDF terms. BTRS elements (nq >= 10) make ``PROPOSALS`` proposals from stream positions
+    1 .. PROPOSALS in straight-line code and keep the first accepted one (BTRS accepts most
+    proposals; more straight-line proposals cost more than they saved here). The rest -- those, and the rare inversion
+    elements beyond 32 terms (probability < 1e-8) -- finish in a ``while_loop`` that works on a
+    few compacted slots rather than on every element: each iteration gathers up to
+    ``len/16`` open elements, makes one more BTRS proposal (stream position = the element's own
+    proposal count) or advances the plain sequential CDF search by one term, and scatters the
+    result back. An element's value depends only on its own stream, never on which slot or
+    iteration served it, so results do not depend on batching.
+    """
+    dt = q.dtype
+    shape = q.shape
+    use_inv = n * q < INVERSION_LIMIT
+    trivial = (q <= 0) | (n <= 0)
+    q_inv = jnp.where(use_inv & ~trivial, q, 0.0)
+    u_inv = _uniforms(k0, k1, counter, np.uint32(0), dt)[0]
+    x = _materialize(_inversion_count(u_inv, n, q_inv).astype(dt))
+    tail = use_inv & ~trivial & (x >= INVERSION_STEPS)
+    done = trivial | (use_inv & ~tail)
+    for i in range(1, PROPOSALS + 1):
+        ok, k_b = _btrs_proposal(k0, k1, counter, np.uint32(i), n, q, use_inv)
+        accept = ~done & ~use_inv & ok
+        x = jnp.where(accept, k_b, x)
+        done = done | accept
+
+    # Compacted fallback over flat lanes (plus one dummy lane that is always done).
+    size = math.prod(shape)
+    slots = max(1, -(-size // 16))
+    flat = lambda v, fill: jnp.concatenate([v.reshape(-1), jnp.full((1,), fill, v.dtype)])  # noqa: E731
+    n_f, q_f, inv_f = flat(n, 0.0), flat(q, 0.0), flat(use_inv, False)
+    qi_f, u_f, c_f = flat(q_inv, 0.0), flat(u_inv, 0.0), flat(counter, 0)
+    k0_f = flat(jnp.broadcast_to(k0, shape), 0)  # keys may differ by batch row
+    k1_f = flat(jnp.broadcast_to(k1, shape), 0)
+    pmf0 = jnp.where(tail, jnp.exp(n * jnp.log1p(-q_inv)), 0.0)
+    lane = jnp.arange(size, dtype=jnp.int32)
 
     def cond(state):
         return ~jnp.all(state[1])
 
     def body(state):
-        i, done, x, k, pmf, cdf = state
-        # BTRS proposal.
-        uv = _uniforms(k0, k1, counter, i, dt)
-        u = uv[0] - 0.5
-        v = uv[1]
-        us = 0.5 - jnp.abs(u)
-        safe_us = jnp.where(us > 0, us, 1.0)
-        k_b = jnp.floor((2.0 * a / safe_us + b) * u + c)
-        valid = (us > 0) & (k_b >= 0) & (k_b <= n_b)
-        k_b = jnp.where(valid, k_b, m)
-        fast = valid & (us >= 0.07) & (v <= v_r)
-        log_v = jnp.log(v * alpha / (a / (safe_us * safe_us) + b))
-        b_ok = fast | (valid & (log_v <= _log_pmf_ratio(n_b, m, k_b, q_b)))
-        decided = _materialize(jnp.stack([b_ok.astype(dt), k_b]))
-        b_ok, k_b = decided[0] > 0, decided[1]
+        step, done, x, k, pmf, cdf = state
+        open_ = ~done[:size]
+        pos = jnp.cumsum(open_.astype(jnp.int32)) - 1
+        sel = jnp.full((slots,), size, jnp.int32).at[jnp.where(open_, pos, slots)].set(
+            lane, mode="drop"
+        )
+        g = lambda v: v[sel]  # noqa: E731
+        ns, qs, invs, qis, us = g(n_f), g(q_f), g(inv_f), g(qi_f), g(u_f)
+        # Stream position of the slot's next proposal: PROPOSALS + 1 + proposals it made here.
+        ok, k_b = _btrs_proposal(g(k0_f), g(k1_f), g(c_f), g(step), ns, qs, invs)
+        ks, pmfs, cdfs = g(k), g(pmf), g(cdf)
         # One term of the sequential tail search; a float CDF may stop a hair short of 1, so
         # it also stops at n, or once the pmf has underflowed past the mean.
-        k_next = k + 1.0
-        pmf = pmf * (jnp.maximum(n - k, 0.0) / k_next) * ratio
-        cdf = cdf + pmf
-        t_ok = (cdf > u_inv) | (k_next >= n) | ((pmf == 0) & (k_next > n * q_inv))
-        accept = jnp.where(use_inv, t_ok, b_ok)
-        x = jnp.where(~done & accept, jnp.where(use_inv, k_next, k_b), x)
-        return i + np.uint32(1), done | accept, x, k_next, pmf, cdf
+        k_next = ks + 1.0
+        pmfs = pmfs * (jnp.maximum(ns - ks, 0.0) / k_next) * (qis / (1.0 - qis))
+        cdfs = cdfs + pmfs
+        t_ok = (cdfs > us) | (k_next >= ns) | ((pmfs == 0) & (k_next > ns * qis))
+        accept = jnp.where(invs, t_ok, ok)
+        put = lambda v, w: v.at[sel].set(w, mode="drop")  # noqa: E731
+        x = put(x, jnp.where(accept, jnp.where(invs, k_next, k_b), g(x)))
+        done = put(done, accept | g(done))
+        return put(step, g(step) + np.uint32(1)), done, x, put(k, k_next), put(pmf, pmfs), put(
+            cdf, cdfs
+        )
 
-    done = trivial | (use_inv & ~tail)
-    init = (jnp.asarray(1, jnp.uint32), done, x_inv, jnp.zeros_like(q), pmf0, pmf0)
-    x = lax.while_loop(cond, body, init)[2]
+    init = (
+        jnp.full((size + 1,), PROPOSALS + 1, jnp.uint32),
+        flat(done, True),
+        flat(x, 0.0),
+        jnp.zeros((size + 1,), dt),
+        flat(pmf0, 0.0),
+        flat(pmf0, 0.0),
+    )
+    x = lax.while_loop(cond, body, init)[2][:size].reshape(shape)
     return jnp.where(trivial, 0.0, jnp.minimum(x, n))
 
 

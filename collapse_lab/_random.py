@@ -5,9 +5,16 @@ chain and generation, so a Marsaglia-Tsang sampler written with plain ``jax.nump
 is used instead. It returns the *logarithm* of the draw so that very small shapes (chi-square with
 one degree of freedom) never underflow to ``log 0``.
 
+The uniforms (and through them every normal and gamma here, and the binomials of
+:mod:`collapse_lab._multinomial`) come from Threefry-2x32 written out as straight-line ``uint32``
+arithmetic (:func:`_threefry2x32`, keyed by :func:`_key_words`): this module is the one home of
+those primitives.
+
 References:
     Marsaglia, G. and Tsang, W. W. (2000). A simple method for generating gamma variables.
     ACM Transactions on Mathematical Software 26(3), 363-372.
+    Salmon, J. K., Moraes, M. A., Dror, R. O. and Shaw, D. E. (2011). Parallel random numbers:
+    as easy as 1, 2, 3. SC'11 (Threefry).
 """
 
 from __future__ import annotations
@@ -16,11 +23,52 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
-from ._multinomial import _key_words, _threefry2x32
-
 NUM_CANDIDATES = 4  # Marsaglia-Tsang accepts >= 95%: all 4 rejected with prob < 1e-5
+_ROTATIONS = (13, 15, 26, 6, 17, 29, 16, 24)
+_PARITY = 0x1BD11BDA
+
+
+# ------------------------------------------------------------------------------ Threefry bits
+# Shared with collapse_lab._multinomial (which imports them from here).
+def _rotl(x, r):
+    return (x << np.uint32(r)) | (x >> np.uint32(32 - r))
+
+
+def _threefry2x32(k0, k1, x0, x1):
+    """Threefry-2x32 with 20 rounds (Salmon et al. 2011), elementwise on ``uint32`` arrays."""
+    ks = (k0, k1, k0 ^ k1 ^ np.uint32(_PARITY))
+    x0 = x0 + ks[0]
+    x1 = x1 + ks[1]
+    for r in range(20):
+        x0 = x0 + x1
+        x1 = _rotl(x1, _ROTATIONS[r % 8]) ^ x0
+        if r % 4 == 3:
+            s = (r + 1) // 4
+            x0 = x0 + ks[s % 3]
+            x1 = x1 + ks[(s + 1) % 3] + np.uint32(s)
+    return x0, x1
+
+
+def _key_words(key):
+    """Two ``uint32`` words identifying ``key`` (typed key of any implementation, or raw)."""
+    key = jnp.asarray(key) if not isinstance(key, jax.Array) else key
+    if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
+        data = jax.random.key_data(key)
+    else:
+        data = key
+    data = data.astype(jnp.uint32)
+    words = data.shape[-1]
+    k0, k1 = data[..., 0], data[..., 1]
+    for j in range(2, words - 1, 2):  # longer keys (philox, rbg): mix the extra words in
+        k0, k1 = _threefry2x32(k0, k1, data[..., j], data[..., j + 1])
+    if words % 2 == 1 and words > 2:
+        k0, k1 = _threefry2x32(k0, k1, data[..., words - 1], jnp.uint32(words))
+    return k0, k1
+
+
 
 
 def _mt_log_candidates(x, u, d, c):

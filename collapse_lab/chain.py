@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import time
 from typing import Any
 
@@ -17,9 +18,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._hosts import gather_global, put_global
 from ._random import fold_in
 from .family import AbstractFamily
-from .policies import resolve_num_samples, validate_policy
+from .policies import KEY_FIT, Draws, default_policy, resolve_num_samples, validate_policy
 
 METHODS = ("sample", "exact")
 
@@ -37,6 +39,7 @@ class RunConfig:
     num_samples: np.ndarray  # n_t for t = 0..T-1 (size of the set that fits generation t+1)
     key_data: np.ndarray
     key_impl: str
+    observables: tuple[str, ...] | None = None  # recorded observables (None: all)
 
     def key(self):
         """The root key of the run (rebuilt from its data)."""
@@ -118,8 +121,64 @@ def _key_info(key):
     return np.asarray(jax.random.key_data(key)), str(jax.random.key_impl(key))
 
 
+def _physical_memory_bytes() -> int | None:
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def kept_observables_bytes(config: RunConfig) -> int:
+    """Bytes of the ``[chain, generation, ...]`` observables a kept run returns.
+
+    num_chains x (num_generations + 1) x (sum of the per-chain observable sizes x itemsize);
+    shapes come from ``jax.eval_shape`` of ``family.observe`` (nothing is compiled or run).
+    """
+    shapes = jax.eval_shape(config.family.observe, config.source, config.source)
+    per_chain = sum(
+        int(np.prod(leaf.shape)) * np.dtype(leaf.dtype).itemsize
+        for leaf in jax.tree_util.tree_leaves(shapes)
+    )
+    return int(config.num_chains) * (int(config.num_generations) + 1) * per_chain
+
+
+def check_memory(config: RunConfig, limit_bytes: int | None = None) -> int:
+    """Refuse, before anything runs, a kept run whose observables cannot fit in memory.
+
+    ``limit_bytes`` defaults to the machine's physical memory. Returns the estimate.
+    """
+    need = kept_observables_bytes(config)
+    limit = _physical_memory_bytes() if limit_bytes is None else int(limit_bytes)
+    if limit is not None and need > limit:
+        gib = 2.0**30
+        raise ValueError(
+            f"num_chains={config.num_chains} x (num_generations={config.num_generations} + 1) "
+            f"of kept observables need about {need / gib:.3g} GiB, more than this machine's "
+            f"{limit / gib:.3g} GiB of memory. Use collapse_lab.run_reduced (across-chain "
+            "summaries on the device, memory independent of num_chains), record fewer "
+            "observables, or run in chunks that are written to disk as they finish "
+            "(collapse-lab run / run_experiment); or lower num_chains or num_generations"
+        )
+    return need
+
+
+def _resolve_observables(observables, config: RunConfig):
+    """``None`` for "all", else the sorted named observables plus those check() needs."""
+    if isinstance(observables, str) and observables == "all":
+        return None
+    names = sorted(jax.eval_shape(config.family.observe, config.source, config.source))
+    if isinstance(observables, str) or not all(isinstance(o, str) for o in observables):
+        raise ValueError(f'observables must be "all" or a list of names, got {observables!r}')
+    unknown = sorted(set(observables) - set(names))
+    if unknown:
+        raise ValueError(f"observables: unknown names {unknown}; the family records {names}")
+    needed = {p.observable for p in config.family.predictions(config)}
+    return tuple(sorted(set(observables) | needed))
+
+
 def make_config(
-    key, family, source, *, policy, num_chains, num_generations, num_samples, method
+    key, family, source, *, policy, num_chains, num_generations, num_samples, method,
+    observables="all",
 ) -> RunConfig:
     """Validate every argument in plain Python (before any tracing) and build the config."""
     key_data, key_impl = _key_info(key)
@@ -133,10 +192,11 @@ def make_config(
     num_generations = _check_int("num_generations", num_generations, 1)
     ns = resolve_num_samples(num_samples, num_generations)
     family.validate_num_samples(ns)
+    policy.validate(family, method, ns)
     if method == "exact" and not family.has_exact:
         raise ValueError(f"method='exact' is not available for the {family.name} family")
     params0 = family.check_source(source)
-    return RunConfig(
+    config = RunConfig(
         family=family,
         source=params0,
         policy=policy,
@@ -147,77 +207,78 @@ def make_config(
         key_data=key_data,
         key_impl=key_impl,
     )
+    config.observables = _resolve_observables(observables, config)
+    return config
+
+
+def _select(obs: dict, names) -> dict:
+    """The recorded observables (XLA drops the computation of the others)."""
+    return obs if names is None else {k: v for k, v in obs.items() if k in names}
 
 
 # ----------------------------------------------------------------------------------- the kernel
 @dataclasses.dataclass(frozen=True)
 class _Plan:
-    """Static (shape-deciding) choices of a kernel."""
+    """Static (shape-deciding) choices of a kernel. ``policy`` is ``policy.kernel_policy()``: the
+    runner calls its ``update`` and never looks inside it."""
 
     method: str
-    accumulate: bool
+    policy: Any
     syn_buffer: int  # 0: no synthetic draw
     fresh_buffer: int  # 0: no fresh draw
     syn_masked: bool
     fresh_masked: bool
+    max_samples: int = 0  # max n_t, for policies that declare needs_max_samples (else 0)
+    observables: tuple[str, ...] | None = None
 
 
 def _plan(config: RunConfig) -> _Plan:
-    syn, fresh = config.synthetic_samples, config.fresh_samples
+    policy = config.policy
+    syn, fresh, masked = policy.buffer_sizes(config.synthetic_samples, config.fresh_samples)
+    max_samples = int(config.num_samples.max()) if policy.needs_max_samples else 0
     if config.method == "exact":
         # Sample sizes are data on the exact path: only their presence shapes the kernel.
         return _Plan(
             method="exact",
-            accumulate=bool(config.policy.accumulate),
+            policy=policy.kernel_policy(),
             syn_buffer=int(syn.max() > 0),
             fresh_buffer=int(fresh.max() > 0),
             syn_masked=False,
             fresh_masked=False,
+            max_samples=max_samples,
+            observables=config.observables,
         )
     return _Plan(
         method=config.method,
-        accumulate=bool(config.policy.accumulate),
+        policy=policy.kernel_policy(),
         syn_buffer=int(syn.max()),
         fresh_buffer=int(fresh.max()),
-        syn_masked=bool(syn.min() != syn.max()),
-        fresh_masked=bool(fresh.min() != fresh.max()),
+        syn_masked=bool(masked or syn.min() != syn.max()),
+        fresh_masked=bool(masked or fresh.min() != fresh.max()),
+        max_samples=max_samples,
+        observables=config.observables,
     )
 
 
-def _draw(family, plan, key, params, buffer, masked, n):
-    if plan.method == "exact":
-        return family.exact_stats(key, params, n)
-    return family.sample_stats(key, params, buffer, n if masked else None)
-
-
 def make_step(family: AbstractFamily, plan: _Plan, source):
-    """The one-chain generation step ``(carry, (t, n_syn, n_fresh)) -> (carry, observables)``."""
+    """The one-chain generation step ``(carry, (t, n_syn, n_fresh)) -> (carry, observables)``.
+
+    The policy (``plan.policy``) forms the training set from the generation's draws and its pool
+    (:class:`collapse_lab.policies.Draws`); the runner only refits and observes."""
     real_family = family.without_bias()
+    policy = plan.policy
 
     def step(chain_key, carry, inputs):
         params, pool = carry
         t, n_syn, n_fresh = inputs
         # fold_in (bit-identical to jax.random.fold_in, cheaper under vmap; _random.fold_in).
+        # Purpose keys (0 synthetic, 1 fresh, 2 fit, >= 3 the policy's) are folded in lazily:
+        # keys a kernel never uses are dead code and cost nothing.
         key = fold_in(chain_key, t)
-        # fold_in per purpose: keys a kernel never uses are dead code and cost nothing.
-        key_synthetic = fold_in(key, 0)
-        key_fresh = fold_in(key, 1)
-        key_fit = fold_in(key, 2)
-        stats = None
-        if plan.syn_buffer > 0:
-            stats = _draw(
-                family, plan, key_synthetic, params, plan.syn_buffer, plan.syn_masked, n_syn
-            )
-        if plan.fresh_buffer > 0:
-            real = _draw(
-                real_family, plan, key_fresh, source, plan.fresh_buffer, plan.fresh_masked, n_fresh
-            )
-            stats = real if stats is None else family.merge(stats, real)
-        if plan.accumulate:
-            pool = family.merge(pool, stats)
-            stats = pool
-        params = family.estimate(key_fit, stats, params)
-        return (params, pool), family.observe(params, source)
+        draws = Draws(family, real_family, plan, source, key, t, n_syn, n_fresh)
+        stats, pool = policy.update(draws, params, pool)
+        params = family.estimate(fold_in(key, KEY_FIT), stats, params)
+        return (params, pool), _select(family.observe(params, source), plan.observables)
 
     return step
 
@@ -318,9 +379,13 @@ def _broadcast(tree, num_chains):
     return jax.tree_util.tree_map(lambda x: jnp.broadcast_to(x, (num_chains,) + x.shape), tree)
 
 
+def initial_pool(config: RunConfig):
+    """One chain's pool at generation 0 (the policy's ``init``)."""
+    return config.policy.init(config.family, config.source, config)
+
+
 def initial_carry(config: RunConfig):
-    family, params0 = config.family, config.source
-    pool0 = family.empty_stats(params0)
+    params0, pool0 = config.source, initial_pool(config)
     return _broadcast(params0, config.num_chains), _broadcast(pool0, config.num_chains)
 
 
@@ -408,8 +473,9 @@ def run_generations(config: RunConfig, params, pool, start: int, stop: int):
                                           (config.source, ts, syn, fresh, valid, num_groups))
     else:
         if sharding is not None:
-            args = jax.device_put(args, sharding)
+            args = put_global(args, sharding)
         (params, pool), obs = kernel(*args, config.source, ts, syn, fresh, valid, num_groups)
+        (params, pool), obs = gather_global(((params, pool), obs))  # several hosts: to each
     if steps > stop - start:
         obs = jax.tree_util.tree_map(lambda x: x[:, : stop - start], obs)
     if total == c:
@@ -438,7 +504,7 @@ def _observe_jit(family: AbstractFamily):
 
 
 def observe_source(config: RunConfig) -> dict[str, np.ndarray]:
-    obs = _observe_jit(config.family)(config.source, config.source)
+    obs = _select(_observe_jit(config.family)(config.source, config.source), config.observables)
     shape = (config.num_chains, 1)
     return {k: np.broadcast_to(np.asarray(v), shape + np.shape(v)) for k, v in obs.items()}
 
@@ -454,6 +520,7 @@ def run_chains(
     num_samples,
     method: str = "sample",
     chunk_size: int | None = None,
+    observables="all",
 ) -> RunResult:
     """Run ``num_chains`` independent fit -> sample -> refit chains for ``num_generations``.
 
@@ -461,20 +528,21 @@ def run_chains(
         key: a typed key (``jax.random.key(seed)``); chain i uses ``fold_in(key, i)``.
         family: a model family, e.g. ``Gaussian(dim=1, estimator="mle")``.
         source: generation-0 parameters from ``family.source(...)``.
-        policy: ``Replace()`` (default), ``Accumulate()`` or ``Fresh(alpha)``.
+        policy: a data policy from :mod:`collapse_lab.policies` (default ``Replace()``), e.g.
+            ``Accumulate()``, ``Fresh(alpha)``, ``AccumulateSubsample()``, ``Window(w)``.
         num_chains: number of independent chains (>= 1).
         num_generations: number of refits T (>= 1); observables have T + 1 generations.
         num_samples: training-set size n: an int, a callable ``t -> n_t`` or a sequence of n_t.
         method: ``"sample"`` (draw the samples and refit) or ``"exact"`` (draw the refit
             statistics from their exact law, O(1) in n).
         chunk_size: run the generations in jitted chunks of this many (bit-identical result).
+        observables: ``"all"`` (default) or a list of observable names: only these and the
+            ones ``check()`` needs are computed and recorded (the others cost nothing).
 
     Returns:
         A :class:`RunResult` whose observables are NumPy arrays ``[num_chains, T + 1, ...]``.
     """
-    from .policies import Replace
-
-    policy = Replace() if policy is None else policy
+    policy = default_policy() if policy is None else policy
     config = make_config(
         key,
         family,
@@ -484,9 +552,11 @@ def run_chains(
         num_generations=num_generations,
         num_samples=num_samples,
         method=method,
+        observables=observables,
     )
     if chunk_size is not None:
         chunk_size = _check_int("chunk_size", chunk_size, 1)
+    check_memory(config)
     return continue_run(start_run(config), chunk_size=chunk_size)
 
 
@@ -535,3 +605,28 @@ def continue_run(result: RunResult, *, chunk_size=None, until=None, callback=Non
         generations_done=start,
         timings=timings,
     )
+
+
+# ------------------------------------------------------------------------ public init / step
+# A blackjax-style pair for code that builds its own loop over generations (collapse_lab.reduce
+# reduces across chains inside the scan): thin, stable wrappers over the runner's internals.
+def init(config: RunConfig):
+    """One chain's generation-0 carry ``(params, pool)``: the source and the policy's pool."""
+    return config.source, initial_pool(config)
+
+
+def plan(config: RunConfig) -> _Plan:
+    """The static (shape-deciding) choices of ``config``'s kernel (hashable: a cache key)."""
+    return _plan(config)
+
+
+def step(family: AbstractFamily, kernel_plan: _Plan, source):
+    """The one-chain generation step of :func:`make_step`:
+    ``step(chain_key, (params, pool), (t, n_synthetic, n_fresh)) -> ((params, pool), observables)``.
+    """
+    return make_step(family, kernel_plan, source)
+
+
+def observe_jit(family: AbstractFamily):
+    """``jax.jit(family.observe)``, compiled once per family."""
+    return _observe_jit(family)

@@ -15,9 +15,13 @@ within their relative tolerance plus the same Monte-Carlo allowance.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from ._validate import open_unit
 
 COLUMNS = [
     "observable",
@@ -36,6 +40,11 @@ COLUMNS = [
     "formula",
     "reference",
 ]
+
+
+def _two_sided_normal(z) -> float:
+    """$2 P(Z > |z|)$ for a standard normal Z (erfc keeps the far tail accurate)."""
+    return math.erfc(abs(float(z)) / math.sqrt(2.0))
 
 
 def _values(result, pred) -> np.ndarray:
@@ -99,13 +108,13 @@ def _row(pred, sm, z_threshold, per_row_alpha):
         emp = sm["mean"]
         se = np.sqrt(sm["var"] / c)
         z = (emp - pred.predicted) / se if se > 0 else (0.0 if emp == pred.predicted else np.inf)
-        p = 2 * stats.norm.sf(abs(z))
+        p = _two_sided_normal(z)
         out["statistic"] = "z (mean)"
     elif pred.kind == "variance":
         emp = sm["var"]
         se = np.sqrt(max(sm["m4"] - emp**2, 0.0) / c)
         z = (emp - pred.predicted) / se if se > 0 else (0.0 if emp == pred.predicted else np.inf)
-        p = 2 * stats.norm.sf(abs(z))
+        p = _two_sided_normal(z)
         out["statistic"] = "z (variance)"
     elif pred.kind == "probability":
         k = sm["below"]
@@ -155,11 +164,26 @@ def check(result, false_alarm: float = 1e-3, overrides: dict | None = None) -> p
 
     Returns:
         A DataFrame with one row per prediction; ``df.attrs["passed"]`` is True when all pass.
+        ``df.attrs["verdict"]`` is ``"all pass"``, ``"some rows fail"`` or ``"nothing checked"``
+        (no prediction applies, e.g. a family without theory, or every row was skipped); in
+        the last case ``df.attrs["note"]`` says why and :func:`format_table` prints it, so an
+        empty table never reads as a failed (or passed) check.
+
+    Raises:
+        ValueError: ``false_alarm`` outside (0, 1), ``overrides`` not a dict, or an override key
+            the family's theory does not know.
     """
-    if not 0 < false_alarm < 1:
-        raise ValueError(f"false_alarm must lie in (0, 1), got {false_alarm!r}")
+    false_alarm = open_unit("false_alarm", false_alarm)
+    if overrides is not None and not isinstance(overrides, dict):
+        raise ValueError(f"overrides must be a dict or None, got {type(overrides).__name__}")
     config = result.config
-    preds = config.family.predictions(config, overrides)
+    family = config.family
+    preds = family.predictions(config, overrides)
+    if overrides and not preds and not family.predictions(config, None):
+        raise ValueError(
+            f"overrides {sorted(overrides)} given, but the {getattr(family, 'name', family)} "
+            "family has no theory predictions to override"
+        )
     summaries = [_summary(result, pred) for pred in preds]
     skipped = [p for p, sm in zip(preds, summaries) if sm is None]
     preds = [p for p, sm in zip(preds, summaries) if sm is not None]
@@ -190,6 +214,18 @@ def check(result, false_alarm: float = 1e-3, overrides: dict | None = None) -> p
             }
         )
     df = pd.DataFrame(rows, columns=COLUMNS)
+    note = ""
+    if not rows:
+        name = getattr(family, "name", type(family).__name__)
+        note = (
+            f"nothing checked: every applicable prediction ({len(skipped)}) needs a statistic "
+            "this reduced result did not keep"
+            if skipped
+            else f"nothing checked: no theory prediction applies to this {name} run "
+            f"(policy {getattr(getattr(config, 'policy', None), 'name', '?')}"
+            + (f", overrides {overrides}" if overrides else "")
+            + ")"
+        )
     df.attrs.update(
         false_alarm=false_alarm,
         per_row_alpha=per_row,
@@ -197,6 +233,10 @@ def check(result, false_alarm: float = 1e-3, overrides: dict | None = None) -> p
         num_rows=len(rows),
         skipped=[(p.observable, p.label, p.generation) for p in skipped],
         passed=bool(len(rows) > 0 and df["pass"].all()),
+        verdict=("all pass" if df["pass"].all() else "some rows fail")
+        if rows
+        else "nothing checked",
+        note=note,
     )
     return df
 
@@ -204,14 +244,25 @@ def check(result, false_alarm: float = 1e-3, overrides: dict | None = None) -> p
 def format_table(df: pd.DataFrame, title: str | None = None) -> str:
     """Plain-text verdict table for terminals and reports."""
     show = df[
-        ["quantity", "generation", "predicted", "empirical", "std_error", "z", "pass", "exact",
-         "formula"]
+        [
+            "quantity",
+            "generation",
+            "predicted",
+            "empirical",
+            "std_error",
+            "z",
+            "pass",
+            "exact",
+            "formula",
+        ]
     ].copy()
     show["pass"] = show["pass"].map({True: "PASS", False: "FAIL"})
     show["exact"] = show["exact"].map({True: "exact", False: "approx"})
     text = show.to_string(index=False, float_format=lambda v: f"{v:.4g}")
     a = df.attrs
     head = title + "\n" if title else ""
+    if a.get("verdict") == "nothing checked":
+        return head + f"NOTHING CHECKED -- {a.get('note')}"
     verdict = "ALL PASS" if a.get("passed") else "SOME ROWS FAIL"
     foot = (
         f"{a.get('num_rows', len(df))} rows over {a.get('num_chains')} independent chains; "

@@ -1,92 +1,46 @@
 """Command line ``collapse-lab``: demo, run, check, plot, resume, list (argparse subcommands).
 
-A thin layer over :mod:`collapse_lab.experiment` (specs, chunked runs, resume),
-:mod:`collapse_lab.io` (saved runs) and :mod:`collapse_lab.plots` (figures). Errors in the
-arguments or the experiment file print one line naming the key and exit with status 2.
+A thin layer over :mod:`collapse_lab.spec` (experiment files), :mod:`collapse_lab.experiment`
+(chunked runs, resume), :mod:`collapse_lab.io` (saved runs) and :mod:`collapse_lab.report`
+(verdict tables, figures, report.md). Errors in the arguments or the experiment file print one
+line naming the key and exit with status 2. Every subcommand is one entry of :data:`COMMANDS`
+(name, help, description, function adding its arguments, function running it).
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import datetime as _dt
-import re
 import shutil
 import sys
 import time
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
-DEFAULT_DEMO_DIR = "collapse_lab_demo"
-_ITEM_SUFFIX = re.compile(r" #\d+$")
-DEFAULT_RUNS_DIR = "collapse_lab_runs"
+import jax
 
-# The demo suite: small, exact where possible, sized for < 1 minute on 2 CPU cores in total.
-# A family can contribute its own entry with a class attribute DEMO_EXPERIMENT (a plain dict in
-# the experiment-file format, without the sizes it wants the demo to shrink).
-DEMO_SUITE = [
-    {
-        "name": "gaussian-replace",
-        "family": {"name": "gaussian", "estimator": "mle"},
-        "source": {"mean": 0.0, "cov": 1.0},
-        "policy": "replace",
-        "num_chains": 20000,
-        "num_generations": 50,
-        "num_samples": 10,
-        "method": "sample",
-    },
-    {
-        "name": "gaussian-accumulate",
-        "family": {"name": "gaussian", "estimator": "mle"},
-        "source": {"mean": 0.0, "cov": 1.0},
-        "policy": "accumulate",
-        "num_chains": 20000,
-        "num_generations": 50,
-        "num_samples": 10,
-        "method": "sample",
-    },
-    {
-        "name": "gaussian-fresh",
-        "family": {"name": "gaussian", "estimator": "mle"},
-        "source": {"mean": 0.0, "cov": 1.0},
-        "policy": {"name": "fresh", "alpha": 0.2},
-        "num_chains": 20000,
-        "num_generations": 50,
-        "num_samples": 10,
-        "method": "sample",
-    },
-    {
-        "name": "gaussian-sweep-n",
-        "family": {"name": "gaussian", "estimator": "mle"},
-        "source": {"mean": 0.0, "cov": 1.0},
-        "policy": "replace",
-        "num_chains": 5000,
-        "num_generations": 50,
-        "num_samples": 10,
-        "method": "exact",
-        "sweep": {"num_samples": [4, 8, 16, 32, 64, 128]},
-    },
-    {
-        "name": "categorical-replace",
-        "family": {"name": "categorical", "vocab_size": 100},
-        "source": {"zipf": {"exponent": 1.1}},
-        "policy": "replace",
-        "num_chains": 2000,
-        "num_generations": 50,
-        "num_samples": 100,
-        "method": "sample",
-    },
-    {
-        "name": "ngram-wright-fisher",
-        "family": {"name": "ngram", "vocab_size": 8, "order": 1, "mode": "fixed_counts"},
-        "source": {"random_markov_source": {"support_size": 4}},
-        "policy": "replace",
-        "num_chains": 2000,
-        "num_generations": 50,
-        "num_samples": 50,
-        "method": "sample",
-    },
-]
+from . import analysis, io, report
+from ._version import __version__
+from .chain import METHODS
+from .check import check, format_table
+from .experiment import BackgroundWriter, demo_suite, resume, run_experiment
+from .policies import POLICIES
+from .sampling import SamplingBias
+from .spec import (
+    SOURCE_GENERATORS,
+    build_config,
+    families,
+    load_experiment,
+    parse_experiment,
+    signature_args,
+    validate_experiment,
+)
+
+DEFAULT_DEMO_DIR = "collapse_lab_demo"
+DEFAULT_RUNS_DIR = "collapse_lab_runs"
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -129,120 +83,61 @@ def _set_x64(enabled: bool) -> None:
 
 
 def _run_x64(run_dir: Path) -> bool:
-    from . import io
+    return io.stored_x64(run_dir)
 
-    manifest = io.read_manifest(run_dir)
-    if manifest["kind"] == "sweep":
-        return bool(io._read_json(run_dir / io.EXPERIMENT, "sweep experiment").get("x64", False))
-    if manifest["kind"] == "run":
-        return bool(io._read_json(run_dir / io.CONFIG, "run config").get("x64", False))
-    return False
+
+def _run_dir(args) -> Path:
+    """``args.run_dir`` as a path, refused (naming RUN_DIR) unless it is a collapse_lab run."""
+    run_dir = Path(args.run_dir)
+    if not run_dir.exists():
+        raise ValueError(f"RUN_DIR {run_dir} does not exist")
+    if not run_dir.is_dir():
+        raise ValueError(f"RUN_DIR {run_dir} is not a directory")
+    if not io.is_run_dir(run_dir):
+        raise ValueError(
+            f"RUN_DIR {run_dir} is not a collapse_lab run, sweep or demo directory "
+            f"(no {io.RUN_MANIFEST})"
+        )
+    return run_dir
+
+
+def _overrides(items) -> dict | None:
+    """``--override KEY=VALUE`` pairs (theory inputs of ``check``), or None."""
+    out = _pairs(items, "--override")
+    for key in out:
+        if not key.isidentifier():
+            raise ValueError(
+                f"--override takes KEY=VALUE with KEY a theory input name, got {key!r}"
+            )
+    return out or None
 
 
 def _print_table(table, title: str, max_rows: int | None = None) -> None:
     """Print the verdict table; beyond ``max_rows`` rows, one line per kind of quantity."""
-    import collapse_lab as cl
-
     if len(table) == 0:
         print(f"{title}\n(no theory prediction applies to this configuration)\n")
     elif max_rows is None or len(table) <= max_rows:
-        print(cl.format_table(table, title) + "\n")
+        print(format_table(table, title) + "\n")
     else:
-        print(_condensed_table(table, title) + "\n")
-
-
-def _condensed_table(table, title: str) -> str:
-    from .plots import _item_group
-
-    df = table.assign(
-        group=table["quantity"].map(_item_group), abs_z=table["z"].abs(), ok=table["pass"]
-    )
-    summary = (
-        df.groupby(["group", "formula"], sort=False)
-        .agg(
-            rows=("ok", "size"),
-            passed=("ok", "sum"),
-            max_abs_z=("abs_z", "max"),
-            generations=("generation", lambda g: f"{g.min()}-{g.max()}"),
-        )
-        .reset_index()
-    )
-    summary["verdict"] = [
-        "PASS" if p == r else "FAIL" for p, r in zip(summary["passed"], summary["rows"])
-    ]
-    text = summary.rename(columns={"group": "quantity"}).to_string(
-        index=False, float_format=lambda v: f"{v:.3g}"
-    )
-    a = table.attrs
-    verdict = "ALL PASS" if a.get("passed") else "SOME ROWS FAIL"
-    foot = (
-        f"{len(table)} rows (grouped; every row in check.csv and report.md) over "
-        f"{a.get('num_chains')} independent chains; family-wise false-alarm rate "
-        f"{a.get('false_alarm')} (Bonferroni, |z| threshold {df['z_threshold'].iloc[0]:.2f}) -> "
-        f"{verdict}"
-    )
-    return f"{title}\n{text}\n{foot}"
-
-
-def _run_title(result) -> str:
-    config = result.config
-    n = config.num_samples
-    n_text = str(int(n[0])) if (n == n[0]).all() else f"{int(n.min())}..{int(n.max())}"
-    extras = ", ".join(f"{k}={v}" for k, v in config.family.describe().items() if k != "family")
-    pol = config.policy.name + (
-        f"(alpha={config.policy.alpha:g})" if config.policy.name == "fresh" else ""
-    )
-    return (
-        f"{config.family.name} ({extras}), {pol}, method={config.method}: {config.num_chains} "
-        f"chains x {config.num_generations} generations, n = {n_text}"
-    )
-
-
-def _sweep_lines(points) -> str:
-    from .plots import collapse_rate
-
-    lines = []
-    for p in points:
-        table = p["table"]
-        rate = collapse_rate(p["result"])
-        status = "PASS" if table.attrs.get("passed") else "FAIL"
-        label = ", ".join(f"{k}={v}" for k, v in p["assignment"].items())
-        lines.append(
-            f"  {label:<24} {len(table):3d} rows  {status}   collapse rate "
-            f"{rate['rate']:.4g} ± {rate['std_error']:.2g} (theory {rate['theory_rate']:.4g}, "
-            f"{rate['observable']})"
-        )
-    return "\n".join(lines)
+        print(report.condensed_table(table, title) + "\n")
 
 
 # ------------------------------------------------------------------------------------ demo
 def _demo_suite(args) -> list[dict]:
-    from .experiment import families
-
-    registry = families()
-    suite, covered = [], set()
-    for entry in DEMO_SUITE:
+    """The demo experiments (``collapse_lab/experiments/*.toml``) of the installed families."""
+    suite = []
+    for entry in demo_suite():
         name = entry["family"]["name"]
-        cls = registry.get(name)
-        if cls is None:
+        if name not in families():
             print(
                 f"[demo] skipping {entry['name']}: the {name} family is not installed", flush=True
             )
             continue
-        own = getattr(cls, "DEMO_EXPERIMENT", None)
-        suite.append(copy.deepcopy(own if isinstance(own, dict) and name not in covered else entry))
-        covered.add(name)
-    for name, cls in registry.items():
-        if name in covered:
-            continue
-        own = getattr(cls, "DEMO_EXPERIMENT", None)
-        if isinstance(own, dict):
-            suite.append({"name": f"{name}-demo", **copy.deepcopy(own)})
-        else:
-            print(
-                f"[demo] no demo experiment for the {name} family (it defines no DEMO_EXPERIMENT)",
-                flush=True,
-            )
+        suite.append(entry)
+    covered = {e["family"]["name"] for e in suite}
+    for name in families():
+        if name not in covered:
+            print(f"[demo] no demo experiment for the {name} family", flush=True)
     if args.only:
         unknown = set(args.only) - {e["name"] for e in suite}
         if unknown:
@@ -263,9 +158,6 @@ def _demo_suite(args) -> list[dict]:
 
 def _demo_one(exp, out: Path, args, writer):
     """Run one suite experiment; print its verdict (figures are drawn on ``writer``'s thread)."""
-    from .experiment import run_experiment
-    from .io import verdict
-
     t0 = time.perf_counter()
     sub = run_experiment(
         exp,
@@ -278,30 +170,26 @@ def _demo_one(exp, out: Path, args, writer):
     took = time.perf_counter() - t0
     if exp.sweep:
         points = [
-            {"assignment": a, "result": r, "table": verdict(r, exp.false_alarm)} for a, r in sub
+            {"assignment": a, "result": r, "table": report.verdict(r, exp.false_alarm)}
+            for a, r in sub
         ]
         print(
             f"{exp.name}: sweep over {', '.join(exp.sweep)} ({len(points)} runs in {took:.1f} s; "
             f"verdict tables in {out / exp.name}/runs/*/report.md)"
         )
-        print(_sweep_lines(points) + "\n", flush=True)
+        print(report.sweep_lines(points) + "\n", flush=True)
         return all(p["table"].attrs["passed"] for p in points), "collapse_rate.png"
-    table = verdict(sub, exp.false_alarm)
-    _print_table(table, f"{exp.name} ({took:.1f} s): {_run_title(sub)}", max_rows=60)
+    table = report.verdict(sub, exp.false_alarm)
+    _print_table(table, f"{exp.name} ({took:.1f} s): {report.run_title(sub)}", max_rows=60)
     return bool(table.attrs["passed"]), "trajectories.png"
 
 
 def _demo(args) -> int:
-    from . import io
-    from .experiment import BackgroundWriter, parse_experiment
-
     out = Path(args.out)
     if out.exists() and io.is_run_dir(out) and io.run_kind(out) == "demo":
         shutil.rmtree(out)  # the demo replaces its own previous output
     io.prepare_run_dir(out, force=args.force)
-    io.atomic_write_json(
-        out / io.RUN_MANIFEST, {"format": io.FORMAT, "kind": "demo", "status": "running"}
-    )
+    io.write_demo_manifest(out, status="running")
     t0 = time.perf_counter()
     experiments = [parse_experiment(e) for e in _demo_suite(args)]
     sections, all_passed = [], True
@@ -311,34 +199,8 @@ def _demo(args) -> int:
             all_passed &= passed
             sections.append((exp, passed, figure))
     wall = time.perf_counter() - t0
-    lines = [
-        "# collapse_lab demo",
-        "",
-        f"{len(sections)} experiments in {wall:.1f} s. Each directory below is a saved run "
-        "(`collapse_lab.load(dir)`, `collapse-lab check dir`).",
-        "",
-    ]
-    for exp, passed, figure in sections:
-        fig_path = Path(exp.name) / io.FIGURES / figure
-        lines += [
-            f"## {exp.name}: {'ALL PASS' if passed else 'SOME ROWS FAIL'}",
-            "",
-            f"[full report]({exp.name}/{io.REPORT})",
-            "",
-        ]
-        if (out / fig_path).exists():
-            lines += [f"![{exp.name}]({fig_path.as_posix()})", ""]
-    io.atomic_write_text(out / io.REPORT, "\n".join(lines))
-    io.atomic_write_json(
-        out / io.RUN_MANIFEST,
-        {
-            "format": io.FORMAT,
-            "kind": "demo",
-            "status": "complete",
-            "passed": all_passed,
-            "wall_s": round(wall, 2),
-        },
-    )
+    report.write_demo_report(out, sections, wall)
+    io.write_demo_manifest(out, status="complete", passed=all_passed, wall_s=round(wall, 2))
     summary = "ALL PASS" if all_passed else "SOME ROWS FAIL"
     print(
         f"demo: {len(sections)} experiments, {summary}, {wall:.1f} s; figures and report in "
@@ -349,8 +211,6 @@ def _demo(args) -> int:
 
 # ------------------------------------------------------------------------------------ run
 def _experiment_from_args(args):
-    from .experiment import load_experiment, parse_experiment
-
     if args.config:
         data = load_experiment(args.config).to_dict()
     else:
@@ -412,9 +272,13 @@ def _experiment_from_args(args):
 
 
 def _run(args) -> int:
-    from .experiment import run_experiment
-
-    experiment = _experiment_from_args(args)
+    try:
+        experiment = _experiment_from_args(args)
+        validate_experiment(experiment)
+    except ValueError as err:
+        if args.config and str(args.config) not in str(err):
+            raise ValueError(f"{args.config}: {err}") from None
+        raise
     _set_x64(experiment.x64)
     if args.out:
         out = Path(args.out)
@@ -430,32 +294,26 @@ def _run(args) -> int:
 
 
 def _report_finished(out: Path, experiment, result) -> None:
-    from .io import verdict
-
     if experiment.sweep:
         points = [
-            {"assignment": a, "result": r, "table": verdict(r, experiment.false_alarm)}
+            {"assignment": a, "result": r, "table": report.verdict(r, experiment.false_alarm)}
             for a, r in result
         ]
         print(f"{experiment.name}: sweep over {', '.join(experiment.sweep)}")
-        print(_sweep_lines(points))
+        print(report.sweep_lines(points))
     else:
-        _print_table(verdict(result, experiment.false_alarm), _run_title(result))
+        _print_table(report.verdict(result, experiment.false_alarm), report.run_title(result))
     print(f"saved to {out}/ (report: {out / 'report.md'})")
 
 
 # ------------------------------------------------------------------------------------ others
 def _demo_children(run_dir: Path) -> list[Path]:
     """The saved runs and sweeps inside a demo directory."""
-    from . import io
-
     return sorted(p for p in run_dir.iterdir() if p.is_dir() and io.is_run_dir(p))
 
 
 def _check(args) -> int:
-    from . import io
-
-    run_dir = Path(args.run_dir)
+    run_dir = _run_dir(args)
     if io.run_kind(run_dir) == "demo":
         codes = [_check_one(child, args) for child in _demo_children(run_dir)]
         return max(codes, default=0)
@@ -463,11 +321,8 @@ def _check(args) -> int:
 
 
 def _check_one(run_dir: Path, args) -> int:
-    from . import io
-    from .check import check
-
+    overrides = _overrides(args.override)
     _set_x64(_run_x64(run_dir))
-    overrides = _pairs(args.override, "--override") or None
     if io.run_kind(run_dir) == "sweep":
         pairs = io.load_sweep(run_dir)
     else:
@@ -478,7 +333,7 @@ def _check_one(run_dir: Path, args) -> int:
     for assignment, result in pairs:
         table = check(result, false_alarm=false_alarm, overrides=overrides)
         where = f" [{', '.join(f'{k}={v}' for k, v in assignment.items())}]" if assignment else ""
-        title = f"{run_dir}: {_run_title(result)}{where}" + (
+        title = f"{run_dir}: {report.run_title(result)}{where}" + (
             f"\ntheory overrides: {overrides}" if overrides else ""
         )
         _print_table(table, title)
@@ -487,33 +342,18 @@ def _check_one(run_dir: Path, args) -> int:
 
 
 def _plot(args) -> int:
-    from . import io
-
-    run_dir = Path(args.run_dir)
+    run_dir = _run_dir(args)
     kind = io.run_kind(run_dir)
     if kind == "demo":
         for child in _demo_children(run_dir):
             _plot(argparse.Namespace(**{**vars(args), "run_dir": str(child)}))
         return 0
+    if kind not in ("run", "sweep"):
+        raise ValueError(f"{run_dir} is a {kind} directory; plot takes a run or a sweep")
     _set_x64(_run_x64(run_dir))
     experiment = io.read_experiment(run_dir)
     false_alarm = experiment.false_alarm if experiment else 1e-3
-    if kind == "sweep":
-        manifest = io.read_manifest(run_dir)
-        results = []
-        for r in manifest["runs"]:
-            sub = run_dir / r["dir"]
-            result = io.load(sub)
-            table = io.verdict(result, false_alarm)
-            io.write_report(sub, result, table, io.write_figures(sub, result, table))
-            results.append((r["assignment"], result))
-        io.finalize_sweep(run_dir, figures=True, results=results)
-    elif kind == "run":
-        result = io.load(run_dir)
-        table = io.verdict(result, false_alarm)
-        io.write_report(run_dir, result, table, io.write_figures(run_dir, result, table))
-    else:
-        raise ValueError(f"{run_dir} is a {kind} directory; plot takes a run or a sweep")
+    report.redraw(run_dir, false_alarm)
     figures = sorted(run_dir.glob(f"**/{io.FIGURES}/*.png"))
     for path in figures:
         print(path)
@@ -522,10 +362,7 @@ def _plot(args) -> int:
 
 
 def _resume(args) -> int:
-    from . import io
-    from .experiment import resume
-
-    run_dir = Path(args.run_dir)
+    run_dir = _run_dir(args)
     if io.run_kind(run_dir) == "demo":
         for child in _demo_children(run_dir):
             _resume(argparse.Namespace(**{**vars(args), "run_dir": str(child)}))
@@ -543,35 +380,17 @@ def _resume(args) -> int:
 
 
 def _list(args) -> int:
-    import jax
-
-    import collapse_lab as cl
-
-    from .chain import METHODS
-    from .experiment import (
-        SOURCE_GENERATORS,
-        _signature_args,
-        build_config,
-        families,
-        parse_experiment,
-    )
-    from .policies import POLICIES
-    from .sampling import SamplingBias
-
     demo_specs = {}
-    for entry in DEMO_SUITE:
+    for entry in demo_suite():
         demo_specs.setdefault(entry["family"]["name"], entry)
     print("Families (collapse_lab.FAMILIES):")
     for name, cls in families().items():
         doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
-        args_, _ = _signature_args(cls.__init__)
-        src, _ = _signature_args(cls.source) if hasattr(cls, "source") else ([], False)
+        args_, _ = signature_args(cls.__init__)
+        src, _ = signature_args(cls.source)
         print(f"  {name}: {cls.__name__}({', '.join(args_)}) - {doc}")
-        print(
-            f"      source: {cls.__name__}.source({', '.join(src)}); exact method: "
-            f"{'yes' if getattr(cls, 'has_exact', False) else 'no'}"
-        )
-        spec = getattr(cls, "DEMO_EXPERIMENT", None) or demo_specs.get(name)
+        print(f"      source: {cls.__name__}.source({', '.join(src)})")
+        spec = demo_specs.get(name)
         if spec is None:
             print("      (no example experiment: observables and predictions need a source)")
             continue
@@ -580,31 +399,29 @@ def _list(args) -> int:
         try:
             exp = parse_experiment({**base, "policy": "replace"})
             config = build_config(exp)
+            exact = "yes" if config.family.has_exact else "no"
+            print(f"      exact method (method='exact') for the example arguments: {exact}")
             obs = jax.eval_shape(config.family.observe, config.source, config.source)
             print(f"      observables: {', '.join(obs)}")
             for pol in ("replace", "accumulate", {"name": "fresh", "alpha": 0.2}):
                 config = build_config(parse_experiment({**base, "policy": pol}))
                 preds = config.family.predictions(config)
                 # Per-item rows ("E[P_t(a,b)] #3") are listed once, without their index.
-                seen = dict.fromkeys(
-                    f"{_ITEM_SUFFIX.sub('', p.label)} [{p.formula}]" for p in preds
-                )
+                seen = dict.fromkeys(f"{analysis.item_label(p.label)} [{p.formula}]" for p in preds)
                 pname = pol if isinstance(pol, str) else "fresh(alpha)"
                 print(f"      predictions ({pname}): {', '.join(seen) or 'none'}")
         except ValueError as err:
             print(f"      (example experiment failed: {err})")
     print("\nPolicies:")
     for name, cls in POLICIES.items():
-        import dataclasses
-
         fields = [f.name for f in dataclasses.fields(cls)]
         doc = (cls.__doc__ or "").strip().splitlines()[0]
         print(f"  {name}{'(' + ', '.join(fields) + ')' if fields else ''}: {doc}")
-    bias = [f"{f.name}" for f in __import__("dataclasses").fields(SamplingBias)]
+    bias = [f"{f.name}" for f in dataclasses.fields(SamplingBias)]
     print(f"\nSampling bias ([sampling] table / flags): {', '.join(bias)}")
     print(f"Methods: {', '.join(METHODS)}")
     print(f"Source generators ([source] zipf = {{exponent = 1.1}}): {', '.join(SOURCE_GENERATORS)}")
-    print(f"collapse_lab {cl.__version__}")
+    print(f"collapse_lab {__version__}")
     return 0
 
 
@@ -625,21 +442,7 @@ def _add_output_flags(p, *, progress=True):
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="collapse-lab",
-        description="Model-collapse laboratory: self-consuming resampling chains checked "
-        "against exact theory.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    demo = sub.add_parser(
-        "demo",
-        help="run the default suite; print verdict tables; write figures and report.md",
-        description="Run the default collapse suite (Gaussian replace / accumulate / fresh, a "
-        "sweep over n, and every other installed family with a demo experiment), print the "
-        "verdict tables, and write saved runs, figures and report.md into --out.",
-    )
+def _demo_arguments(demo) -> None:
     demo.add_argument(
         "--out",
         default=DEFAULT_DEMO_DIR,
@@ -674,14 +477,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="replace an existing collapse_lab run directory at --out",
     )
     _add_output_flags(demo)
-    demo.set_defaults(func=_demo)
 
-    run = sub.add_parser(
-        "run",
-        help="run an experiment from flags or a TOML file, save it, print the verdict",
-        description="Run chains from an experiment file (--config) and/or flags (flags override "
-        "the file), checkpointing every chunk, then save arrays, tables, figures and report.md.",
-    )
+
+def _run_arguments(run) -> None:
     run.add_argument("--config", metavar="FILE", help="experiment file (.toml or .json)")
     run.add_argument("--name", help="run name (default FAMILY-POLICY)")
     run.add_argument("--family", help="family name (see `collapse-lab list`; default gaussian)")
@@ -727,14 +525,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="replace an existing collapse_lab run directory"
     )
     _add_output_flags(run)
-    run.set_defaults(func=_run)
 
-    chk = sub.add_parser(
-        "check",
-        help="recompute and print the verdict table of a saved run",
-        description="Load a saved run (or sweep) and print its verdict table; "
-        "exit status 1 if a row fails.",
-    )
+
+def _check_arguments(chk) -> None:
     chk.add_argument("run_dir", metavar="RUN_DIR")
     chk.add_argument(
         "--false-alarm",
@@ -748,33 +541,89 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="theory override for a negative control, e.g. estimator=unbiased",
     )
-    chk.set_defaults(func=_check)
 
-    plot = sub.add_parser(
-        "plot",
-        help="redraw the figures and report.md of a saved run",
-        description="Redraw figures/ and report.md of a saved run or sweep.",
-    )
+
+def _plot_arguments(plot) -> None:
     plot.add_argument("run_dir", metavar="RUN_DIR")
-    plot.set_defaults(func=_plot)
 
-    res = sub.add_parser(
-        "resume",
-        help="continue a killed run from its last checkpoint",
-        description="Continue a killed run or sweep from its last verified "
-        "checkpoint; the result is bit-identical to an uninterrupted run.",
-    )
+
+def _no_arguments(parser) -> None:
+    del parser
+
+
+def _resume_arguments(res) -> None:
     res.add_argument("run_dir", metavar="RUN_DIR")
     _add_output_flags(res)
-    res.set_defaults(func=_resume)
 
-    lst = sub.add_parser(
-        "list",
-        help="families, policies, observables and predictions",
-        description="List the families, policies, sampling biases, observables "
+
+@dataclasses.dataclass(frozen=True)
+class Command:
+    """One subcommand: its help line, description, argument setup and the function it runs
+    (``run(args) -> exit status``; a ``ValueError`` prints one line and exits with status 2)."""
+
+    help: str
+    description: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+COMMANDS: dict[str, Command] = {
+    "demo": Command(
+        "run the default suite; print verdict tables; write figures and report.md",
+        "Run the default collapse suite (collapse_lab/experiments/*.toml: Gaussian replace / "
+        "accumulate / fresh, a sweep over n, and the other installed families), print the "
+        "verdict tables, and write saved runs, figures and report.md into --out.",
+        _demo_arguments,
+        _demo,
+    ),
+    "run": Command(
+        "run an experiment from flags or a TOML file, save it, print the verdict",
+        "Run chains from an experiment file (--config) and/or flags (flags override "
+        "the file), checkpointing every chunk, then save arrays, tables, figures and report.md.",
+        _run_arguments,
+        _run,
+    ),
+    "check": Command(
+        "recompute and print the verdict table of a saved run",
+        "Load a saved run (or sweep) and print its verdict table; exit status 1 if a row fails.",
+        _check_arguments,
+        _check,
+    ),
+    "plot": Command(
+        "redraw the figures and report.md of a saved run",
+        "Redraw figures/ and report.md of a saved run or sweep.",
+        _plot_arguments,
+        _plot,
+    ),
+    "resume": Command(
+        "continue a killed run from its last checkpoint",
+        "Continue a killed run or sweep from its last verified "
+        "checkpoint; the result is bit-identical to an uninterrupted run.",
+        _resume_arguments,
+        _resume,
+    ),
+    "list": Command(
+        "families, policies, observables and predictions",
+        "List the families, policies, sampling biases, observables "
         "and the theory predictions available for each family and policy.",
+        _no_arguments,
+        _list,
+    ),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="collapse-lab",
+        description="Model-collapse laboratory: self-consuming resampling chains checked "
+        "against exact theory.",
     )
-    lst.set_defaults(func=_list)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, command in COMMANDS.items():
+        p = sub.add_parser(name, help=command.help, description=command.description)
+        command.arguments(p)
+        # Looked up by name at call time, so tests (and wrappers) may replace a command.
+        p.set_defaults(func=lambda args, name=name: COMMANDS[name].run(args))
     return parser
 
 

@@ -23,13 +23,62 @@ run in O(1) memory per chain whatever the number of generations.
 from __future__ import annotations
 
 import abc
+import functools
+import inspect
 from typing import Any
 
 import equinox as eqx
 from jaxtyping import PRNGKeyArray
 
+from ._validate import check_key
+
 Params = Any
 Stats = Any
+
+
+def is_key(value) -> bool:
+    """Whether ``value`` is a single typed PRNG key (``jax.random.key(seed)``)."""
+    try:
+        check_key("key", value)
+    except ValueError:
+        return False
+    return True
+
+
+def key_first(source):
+    """Give a source that needs no randomness the contract's ``source(key, ...)`` signature.
+
+    The key is accepted and unused. The keyless call of earlier versions (``source(mean, cov)``)
+    still works: a first argument that is not a typed key is taken as the first source argument.
+    """
+    signature = inspect.signature(source)
+    params = list(signature.parameters.values())
+    key = inspect.Parameter("key", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+    @functools.wraps(source)
+    def wrapper(self, *args, **kwargs):
+        if "key" in kwargs:
+            del kwargs["key"]
+        elif args and is_key(args[0]):
+            args = args[1:]
+        return source(self, *args, **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=[params[0], key, *params[1:]])
+    return wrapper
+
+
+def check_made_by(name: str, value, params_type: type, maker: str, **sizes):
+    """The source check the families share: ``value`` is a ``params_type`` built by ``maker``
+    (e.g. ``"NGram.source(key, transitions)"``) whose ``info`` has the family's ``sizes``
+    (``vocab_size=..., order=...``); otherwise a ``ValueError`` naming ``name``."""
+    if not isinstance(value, params_type):
+        raise ValueError(f"{name} must come from {maker}, got {type(value).__name__}")
+    have = {k: getattr(value.info, k) for k in sizes}
+    if have != sizes:
+        text = ", ".join(f"{k}={v}" for k, v in have.items())
+        want = ", ".join(f"{k}={v}" for k, v in sizes.items())
+        raise ValueError(f"{name} has {text}; the family has {want}")
+    return value
 
 
 class AbstractFamily(eqx.Module):
@@ -41,7 +90,28 @@ class AbstractFamily(eqx.Module):
     def name(self) -> str:
         """Registry name of the family (``"gaussian"``, ``"categorical"``, ...)."""
 
-    has_exact = True  # whether ``exact_stats`` is implemented (method="exact")
+    @property
+    def has_exact(self) -> bool:
+        """Whether :meth:`exact_stats` is implemented for these hyper-parameters
+        (``method="exact"``); families override this property, never shadow it."""
+        return True
+
+    # The runner pads the chain count to a multiple of this (None: the runner's default, 64).
+    # The transformer sets it as a constructor argument (see theory/transformer.md#determinism).
+    chain_align = None
+
+    @abc.abstractmethod
+    def source(self, key: PRNGKeyArray, *args, **kwargs) -> Params:
+        """Generation-0 parameters. The key comes first for every family; a source that needs
+        no randomness takes it and ignores it (see :func:`key_first`). Keyword arguments are
+        plain data (numbers, lists): an experiment file's ``[source]`` table names them."""
+
+    def source_args(self, source: Params) -> dict | None:
+        """Plain-data keyword arguments of :meth:`source` that rebuild ``source`` (what a saved
+        run records in ``config.json``), or None when the source is not plain data (a pickle of
+        the family and source is kept instead)."""
+        del source
+        return None
 
     @abc.abstractmethod
     def check_source(self, source: Params) -> Params:
@@ -82,6 +152,26 @@ class AbstractFamily(eqx.Module):
     @abc.abstractmethod
     def validate_num_samples(self, num_samples: Any) -> None:
         """Raise ``ValueError`` naming ``num_samples`` if a sample size is not allowed."""
+
+    # ----------------------------------------------------------------------------- policy hooks
+    # Optional additions some data policies need (collapse_lab.policies); defaults: absent.
+    fixed_shape_stats = True  # merge keeps the statistics' shapes (Window, FixedReal need it)
+    has_subsample = False  # subsample_stats: draw without replacement from pooled statistics
+    has_points = False  # sample_points / points_stats: a static buffer of drawn points
+
+    def subsample_stats(self, key: PRNGKeyArray, stats: Stats, num_samples: Any,
+                        max_samples: int) -> Stats:
+        """Statistics of ``num_samples`` (<= static ``max_samples``) points drawn without
+        replacement from the data summarised by ``stats`` (count families)."""
+        raise NotImplementedError
+
+    def sample_points(self, key: PRNGKeyArray, params: Params, num_samples: int) -> Any:
+        """``[num_samples, ...]`` draws in a frame that ``points_stats`` understands."""
+        raise NotImplementedError
+
+    def points_stats(self, points: Any, mask: Any) -> Stats:
+        """Statistics of the points of ``points`` where ``mask`` is true."""
+        raise NotImplementedError
 
     def validate_policy(self, policy: Any) -> None:
         """Raise ``ValueError`` naming ``policy`` if this family cannot run under it (default: any)."""

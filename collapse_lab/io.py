@@ -1,4 +1,7 @@
-"""Saved runs: atomic checkpoints, the run directory, provenance, and loading results back.
+"""Persistence: atomic files, locks, provenance, checkpoints, and saving/loading run arrays.
+
+Only files: the verdict table, report.md and figures of a run are written by
+:mod:`collapse_lab.report`, and running is :mod:`collapse_lab.experiment`'s job.
 
 A run directory holds::
 
@@ -29,15 +32,23 @@ import hashlib
 import io as _io
 import json
 import os
+import pickle
 import platform
 import shutil
 import subprocess
 import sys
-import warnings
 from importlib import metadata
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+
+from .chain import RunResult, initial_carry, make_config, start_run
+from .families import FAMILIES
+from .policies import make_policy
+from .sampling import SamplingBias
+from .spec import build_config, build_source, parse_experiment, source_key, sweep_label
 
 FORMAT = 1
 RUN_MANIFEST = "run.json"
@@ -175,6 +186,11 @@ def read_manifest(run_dir) -> dict:
     return manifest
 
 
+def write_demo_manifest(demo_dir, **fields) -> None:
+    """``run.json`` of a demo directory (kind ``demo``), replaced whole."""
+    atomic_write_json(Path(demo_dir) / RUN_MANIFEST, {"format": FORMAT, "kind": "demo", **fields})
+
+
 def run_kind(run_dir) -> str:
     """``"run"``, ``"sweep"`` or ``"demo"``."""
     return read_manifest(run_dir)["kind"]
@@ -256,8 +272,6 @@ def _git_revision() -> dict | None:
 
 def environment() -> dict:
     """Package versions, Python, platform, JAX backend and devices, x64 flag, git revision."""
-    import jax
-
     versions = {}
     for name in PACKAGES:
         try:
@@ -299,35 +313,27 @@ def record_session(run_dir, *, wall_s: float, generations: int, timings: dict | 
 # ------------------------------------------------------------------------------ configuration
 def _family_spec(family) -> dict | None:
     """``{"name", "args"}`` that rebuilds ``family`` through ``FAMILIES``, or None."""
-    from .families import FAMILIES
-
     desc = dict(family.describe())
     name = desc.pop("family", family.name)
-    cls = FAMILIES.get(name)
-    if cls is None:
+    if name not in FAMILIES:
         return None
     try:
-        if cls(**desc) == family:
+        if _family_from_spec({"name": name, "args": desc}) == family:
             return {"name": name, "args": desc}
-    except Exception:  # noqa: BLE001 - any failure means "not rebuildable from describe()"
+    except (ValueError, TypeError):  # not rebuildable from describe()
         pass
     return None
 
 
-def _gaussian_source_spec(family, source) -> dict:
-    mean, cov = family.absolute(source)
-    return {
-        "mean": np.asarray(mean, np.float64).tolist(),
-        "cov": np.asarray(cov, np.float64).tolist(),
-    }
-
-
-SOURCE_SPECS = {"gaussian": _gaussian_source_spec}  # family name -> plain-data source spec
+def _family_from_spec(spec: dict):
+    """``FAMILIES[name](**args)``; a described sampling bias (a dict) becomes a SamplingBias."""
+    args = dict(spec["args"])
+    if isinstance(args.get("bias"), dict):
+        args["bias"] = SamplingBias(**args["bias"])
+    return FAMILIES[spec["name"]](**args)
 
 
 def _leaves(tree) -> list[np.ndarray]:
-    import jax
-
     return [np.asarray(leaf) for leaf in jax.tree_util.tree_leaves(tree)]
 
 
@@ -345,14 +351,11 @@ def _config_record(config, experiment) -> dict:
     }
     if experiment is None:
         record["family"] = _family_spec(config.family)
-        spec = SOURCE_SPECS.get(config.family.name)
-        record["source"] = spec(config.family, config.source) if spec else None
+        record["source"] = config.family.source_args(config.source)
     return record
 
 
 def _x64() -> bool:
-    import jax
-
     return bool(jax.config.read("jax_enable_x64"))
 
 
@@ -363,10 +366,6 @@ def begin_run(run_dir, config, experiment=None) -> None:
     atomic_write_json(run_dir / CONFIG, record)
     if experiment is None and (record["family"] is None or record["source"] is None):
         # Not expressible as plain data: keep the objects (source leaves as NumPy) as well.
-        import pickle
-
-        import jax
-
         source = jax.tree_util.tree_map(np.asarray, config.source)
         atomic_write_bytes(run_dir / OBJECTS, pickle.dumps((config.family, source)))
     seed = experiment.seed if experiment is not None else None
@@ -377,10 +376,19 @@ def begin_run(run_dir, config, experiment=None) -> None:
     _write_manifest(run_dir, kind="run", status="running", created=_now())
 
 
+def stored_x64(run_dir) -> bool:
+    """Whether a run, sweep (or demo: False) was made with ``jax_enable_x64``."""
+    run_dir = Path(run_dir)
+    kind = run_kind(run_dir)
+    if kind == "sweep":
+        return bool(_read_json(run_dir / EXPERIMENT, "sweep experiment").get("x64", False))
+    if kind == "run":
+        return bool(_read_json(run_dir / CONFIG, "run config").get("x64", False))
+    return False
+
+
 def read_experiment(run_dir):
     """The :class:`~collapse_lab.experiment.Experiment` a run or sweep was made from, or None."""
-    from .experiment import parse_experiment
-
     run_dir = Path(run_dir)
     if run_kind(run_dir) == "sweep":
         data = _read_json(run_dir / EXPERIMENT, "sweep experiment")
@@ -396,14 +404,6 @@ def read_experiment(run_dir):
 
 def _rebuild_config(run_dir: Path, record: dict):
     """The RunConfig of a saved run, from its plain-data record (or the pickled objects)."""
-    import jax
-    import jax.numpy as jnp
-
-    from .chain import make_config
-    from .experiment import build_config, build_source, parse_experiment
-    from .families import FAMILIES
-    from .policies import make_policy
-
     if record.get("x64") is not None and bool(record["x64"]) != _x64():
         raise ValueError(
             f"{run_dir} was made with jax_enable_x64={record['x64']}; set "
@@ -412,12 +412,11 @@ def _rebuild_config(run_dir: Path, record: dict):
     if record.get("experiment") is not None:
         return build_config(parse_experiment(record["experiment"]))
     if record.get("family") is not None and record.get("source") is not None:
-        fam = record["family"]
-        family = FAMILIES[fam["name"]](**fam["args"])
-        source = build_source(family, record["source"])
+        family = _family_from_spec(record["family"])
+        # Plain-data sources are deterministic (they ignore the key); the leaves are replaced by
+        # the stored arrays anyway.
+        source = build_source(family, record["source"], key=source_key(0))
     else:
-        import pickle
-
         objects = run_dir / OBJECTS
         if not objects.is_file():
             raise ValueError(f"{run_dir}: {OBJECTS} is missing; cannot rebuild the family")
@@ -442,9 +441,6 @@ def _rebuild_config(run_dir: Path, record: dict):
 
 def _with_source_leaves(config, leaves: list[np.ndarray], where: str):
     """Replace the source leaves by the stored ones (bit-exact), checking shapes and dtypes."""
-    import jax
-    import jax.numpy as jnp
-
     treedef = jax.tree_util.tree_structure(config.source)
     current = _leaves(config.source)
     _check_leaves(current, leaves, f"{where} source")
@@ -586,15 +582,8 @@ class Checkpoint:
 
     def restore(self, config):
         """The :class:`~collapse_lab.chain.RunResult` at the last checkpoint (verified)."""
-        import jax
-        import jax.numpy as jnp
-
-        from .chain import RunResult, initial_carry
-
         if not self.manifest_path.exists():
             # Killed before the first checkpoint: start again from generation 0.
-            from .chain import start_run
-
             self.dir.mkdir(parents=True, exist_ok=True)
             result = start_run(config)
             self.write_initial(result)
@@ -651,21 +640,6 @@ class Checkpoint:
 
 
 # ------------------------------------------------------------------------------ final results
-def verdict(result, false_alarm: float = 1e-3):
-    """``collapse_lab.check(result, false_alarm)``, computed once per result and rate.
-
-    Finishing a run, its sweep report and the command line all need the same table; the theory
-    behind it (quantiles of log-chi-square sums, ...) is not free, so it is kept on the result.
-    """
-    from .check import check
-
-    cache = result.__dict__.setdefault("_verdict_cache", {})
-    key = float(false_alarm)
-    if key not in cache:
-        cache[key] = check(result, false_alarm=false_alarm)
-    return cache[key]
-
-
 def _result_arrays(result) -> dict:
     arrays = {f"obs/{k}": np.asarray(v) for k, v in result.observables.items()}
     arrays.update({f"carry/params/{i}": x for i, x in enumerate(_leaves(result.final_params))})
@@ -677,75 +651,33 @@ def _result_arrays(result) -> dict:
     return arrays
 
 
-def finalize(run_dir, result, *, false_alarm: float = 1e-3, figures: bool = True, background=None):
-    """Write arrays.npz, summary.csv, check.csv, figures and report.md; mark the run complete.
+def write_arrays(run_dir, result) -> str:
+    """Write ``arrays.npz`` (observables, final carry, source leaves, n_t, key); return its SHA-256."""
+    return atomic_write_bytes(Path(run_dir) / ARRAYS, _npz_bytes(_result_arrays(result)))
 
-    With ``background`` (a one-worker ``concurrent.futures`` executor) the figures, the report
-    and the completion mark are drawn there and a Future is returned: matplotlib's Python work
-    then overlaps the next run's XLA compilation. Until that Future is done the run reads as
-    unfinished, and ``resume`` would redo this step.
-    """
+
+def write_timings(run_dir, timings: dict) -> None:
+    """Record the run's timings in ``provenance.json``."""
+    path = Path(run_dir) / PROVENANCE
+    prov = _read_json(path, "provenance")
+    prov["timings"] = dict(timings)
+    atomic_write_json(path, prov)
+
+
+def mark_complete(run_dir, **fields) -> None:
+    """Mark a run (or sweep) complete in ``run.json`` and drop its checkpoint."""
     run_dir = Path(run_dir)
-    arrays_sha = atomic_write_bytes(run_dir / ARRAYS, _npz_bytes(_result_arrays(result)))
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        # Observables that are infinite on some chains (a perplexity, ...) give NaN spreads.
-        warnings.simplefilter("ignore", RuntimeWarning)
-        summary = result.summary()
-    atomic_write_text(run_dir / SUMMARY, summary.to_csv(index=False))
-    table = verdict(result, false_alarm)
-    write_check_table(run_dir, table)
-
-    def rest():
-        figure_paths = write_figures(run_dir, result, table) if figures else []
-        prov = _read_json(run_dir / PROVENANCE, "provenance")
-        prov["timings"] = dict(result.timings)
-        atomic_write_json(run_dir / PROVENANCE, prov)
-        write_report(run_dir, result, table, figure_paths)
-        _write_manifest(
-            run_dir,
-            status="complete",
-            completed=_now(),
-            generations_done=int(result.generations_done),
-            arrays_sha256=arrays_sha,
-            passed=bool(table.attrs.get("passed", False)),
-        )
-        shutil.rmtree(run_dir / CHECKPOINT, ignore_errors=True)
-
-    if background is not None:
-        return background.submit(rest)
-    rest()
-    return None
+    _write_manifest(run_dir, status="complete", completed=_now(), **fields)
+    shutil.rmtree(run_dir / CHECKPOINT, ignore_errors=True)
 
 
-def write_check_table(run_dir, table) -> None:
-    atomic_write_text(Path(run_dir) / CHECK, table.to_csv(index=False))
+def read_provenance(run_dir) -> dict:
+    return _read_json(Path(run_dir) / PROVENANCE, "provenance")
 
 
-def write_figures(run_dir, result, table) -> list[Path]:
-    """Draw the run's figures into ``run_dir/figures`` (skipped with a warning without seaborn)."""
-    try:
-        from . import plots
-    except ImportError as err:  # matplotlib / seaborn are the optional `plot` extra
-        warnings.warn(f"figures skipped ({err}); pip install 'collapse_lab[plot]'", stacklevel=2)
-        return []
-    return plots.write_figures(result, table, Path(run_dir) / FIGURES)
-
-
-def save(result, run_dir, *, force: bool = False, false_alarm: float = 1e-3, figures: bool = True):
-    """Save a finished :class:`~collapse_lab.chain.RunResult` (e.g. from ``run_chains``).
-
-    ``collapse_lab.load(run_dir)`` then returns an equal result.
-    """
-    if result.generations_done != result.config.num_generations:
-        raise ValueError(
-            f"result has {result.generations_done} of {result.config.num_generations} "
-            "generations; save a finished run"
-        )
-    run_dir = prepare_run_dir(run_dir, force=force)
-    begin_run(run_dir, result.config, None)
-    record_session(run_dir, wall_s=0.0, generations=result.generations_done, timings=result.timings)
-    finalize(run_dir, result, false_alarm=false_alarm, figures=figures)
-    return run_dir
+def read_config_record(run_dir) -> dict:
+    """The plain-data ``config.json`` of a run."""
+    return _read_json(Path(run_dir) / CONFIG, "run config")
 
 
 def load(run_dir):
@@ -758,11 +690,6 @@ def load(run_dir):
         ValueError: not a run directory, a sweep (see :func:`load_sweep`), an unfinished run
             (resume it first), or arrays.npz does not match its recorded SHA-256.
     """
-    import jax
-    import jax.numpy as jnp
-
-    from .chain import RunResult, initial_carry
-
     run_dir = Path(run_dir)
     manifest = read_manifest(run_dir)
     if manifest["kind"] != "run":
@@ -807,8 +734,6 @@ def _count(arrays: dict, prefix: str) -> int:
 
 # ------------------------------------------------------------------------------ sweeps
 def sweep_run_dir(sweep_dir, index: int, assignment: dict) -> Path:
-    from .experiment import sweep_label
-
     return Path(sweep_dir) / SWEEP_RUNS / f"{index:03d}_{sweep_label(assignment)}"
 
 
@@ -833,240 +758,3 @@ def load_sweep(sweep_dir) -> list[tuple[dict, object]]:
     if manifest["kind"] != "sweep":
         raise ValueError(f"{sweep_dir} is a {manifest['kind']} directory, not a sweep")
     return [(r["assignment"], load(sweep_dir / r["dir"])) for r in manifest["runs"]]
-
-
-def finalize_sweep(sweep_dir, *, figures: bool = True, results=None) -> None:
-    """Sweep figure (collapse rate against the swept axis) and the sweep's report.md.
-
-    ``results`` (``[(assignment, RunResult), ...]`` in sweep order) saves reloading the runs.
-    """
-    sweep_dir = Path(sweep_dir)
-    manifest = read_manifest(sweep_dir)
-    experiment = read_experiment(sweep_dir)
-    points = []
-    for i, r in enumerate(manifest["runs"]):
-        result = results[i][1] if results is not None else load(sweep_dir / r["dir"])
-        table = verdict(result, experiment.false_alarm)
-        points.append(
-            {"assignment": r["assignment"], "result": result, "table": table, "dir": r["dir"]}
-        )
-    figure_paths = []
-    if figures:
-        try:
-            from . import plots
-        except ImportError as err:
-            warnings.warn(f"figures skipped ({err})", stacklevel=2)
-        else:
-            figure_paths = plots.write_sweep_figures(points, sweep_dir / FIGURES)
-    text = sweep_report(experiment, points, figure_paths, sweep_dir)
-    atomic_write_text(sweep_dir / REPORT, text)
-    _write_manifest(
-        sweep_dir,
-        status="complete",
-        completed=_now(),
-        passed=all(bool(p["table"].attrs.get("passed")) for p in points),
-    )
-
-
-def write_report(run_dir, result, table, figure_paths) -> None:
-    run_dir = Path(run_dir)
-    prov = _read_json(run_dir / PROVENANCE, "provenance")
-    experiment = _read_json(run_dir / CONFIG, "run config").get("experiment")
-    atomic_write_text(
-        run_dir / REPORT, run_report(run_dir, result, table, figure_paths, prov, experiment)
-    )
-
-
-# ------------------------------------------------------------------------------ reports
-def _fmt(value) -> str:
-    if isinstance(value, (bool, np.bool_)):
-        return "yes" if value else "no"
-    if isinstance(value, (float, np.floating)):
-        return f"{float(value):.4g}"
-    if isinstance(value, (list, tuple)) and len(value) > 8:
-        head = ", ".join(_fmt(v) for v in value[:3])
-        return f"[{head}, ..., {_fmt(value[-1])}] ({len(value)} values)"
-    return str(value).replace("|", "\\|")
-
-
-def markdown_table(rows: list[dict], columns: list[str]) -> str:
-    """A GitHub-flavoured Markdown table."""
-    head = "| " + " | ".join(columns) + " |"
-    rule = "|" + "|".join("---" for _ in columns) + "|"
-    body = ["| " + " | ".join(_fmt(r.get(c, "")) for c in columns) + " |" for r in rows]
-    return "\n".join([head, rule, *body])
-
-
-def verdict_markdown(table) -> str:
-    """The verdict table as Markdown, with the family-wise verdict line."""
-    a = table.attrs
-    if len(table) == 0:
-        return "_No theory prediction applies to this configuration._"
-    rows = []
-    for r in table.to_dict("records"):
-        rows.append(
-            {
-                **r,
-                "pass": "PASS" if r["pass"] else "**FAIL**",
-                "exact": "exact" if r["exact"] else "approx",
-            }
-        )
-    cols = [
-        "quantity",
-        "generation",
-        "statistic",
-        "predicted",
-        "empirical",
-        "std_error",
-        "z",
-        "p_value",
-        "pass",
-        "exact",
-        "formula",
-        "reference",
-    ]
-    verdict = "ALL PASS" if a.get("passed") else "SOME ROWS FAIL"
-    foot = (
-        f"{a.get('num_rows', len(table))} rows over {a.get('num_chains')} independent chains; "
-        f"family-wise false-alarm rate {a.get('false_alarm')} (Bonferroni, per row "
-        f"{a.get('per_row_alpha', float('nan')):.2g}): **{verdict}**"
-    )
-    return markdown_table(rows, cols) + "\n\n" + foot
-
-
-FIGURE_TITLES = {
-    "trajectories": "Trajectories against theory",
-    "survival": "Survival and tail loss",
-    "zscores": "Verdict z-scores",
-    "collapse_rate": "Collapse rate across the sweep",
-}
-
-
-def _figure_links(figure_paths, base: Path) -> str:
-    lines = []
-    for p in figure_paths:
-        rel = Path(p).relative_to(base).as_posix()
-        title = FIGURE_TITLES.get(Path(p).stem, Path(p).stem.replace("_", " ").capitalize())
-        lines.append(f"### {title}\n\n![{title}]({rel})\n")
-    return "\n".join(lines) if lines else "_No figures (install the `plot` extra)._"
-
-
-def _describe_config(result, experiment) -> list[dict]:
-    desc = dict(result.config.describe())
-    desc.pop("key_data", None)
-    if experiment is not None:
-        desc["seed"] = experiment["seed"]
-        if experiment.get("source"):
-            desc["source"] = json.dumps(experiment["source"])
-        if experiment.get("sampling"):
-            desc["sampling"] = json.dumps(experiment["sampling"])
-        desc["chunk_size"] = experiment.get("chunk_size", "auto")
-    n = desc.get("num_samples")
-    if isinstance(n, list) and len(set(n)) == 1:
-        desc["num_samples"] = n[0]
-    return [{"key": k, "value": v} for k, v in desc.items()]
-
-
-def run_report(run_dir, result, table, figure_paths, prov: dict, experiment: dict | None) -> str:
-    """report.md of one run: configuration, verdict table, figures, provenance."""
-    run_dir = Path(run_dir)
-    config = result.config
-    name = experiment["name"] if experiment else run_dir.name
-    verdict = (
-        "ALL PASS"
-        if table.attrs.get("passed")
-        else ("no predictions" if len(table) == 0 else "SOME ROWS FAIL")
-    )
-    sessions = prov.get("sessions", [])
-    env = sessions[-1]["environment"] if sessions else environment()
-    versions = ", ".join(f"{k} {v}" for k, v in env["versions"].items() if v)
-    git = env.get("git") or {}
-    devices = ", ".join(f"{d['platform']}:{d['id']} {d['kind']}".strip() for d in env["devices"])
-    total_wall = sum(s.get("wall_s", 0.0) for s in sessions)
-    lines = [
-        f"# {name}",
-        "",
-        f"{config.family.name} family, {config.policy.name} policy, method `{config.method}`: "
-        f"{config.num_chains} chains x {config.num_generations} generations. "
-        f"Verdict: **{verdict}**.",
-        "",
-        "## Configuration",
-        "",
-        markdown_table(_describe_config(result, experiment), ["key", "value"]),
-        "",
-        "## Verdict table",
-        "",
-        verdict_markdown(table),
-        "",
-        "## Figures",
-        "",
-        _figure_links(figure_paths, run_dir),
-        "",
-        "## Provenance",
-        "",
-        f"- created {prov.get('created')}; {len(sessions)} session(s), {total_wall:.1f} s wall "
-        f"in total; seed {prov.get('seed')}, key {prov.get('key')}",
-        f"- {versions}",
-        f"- Python {env['python']} on {env['platform']}; backend {env['backend']} ({devices}); "
-        f"x64 {env['x64']}",
-        f"- git revision {git.get('revision', 'unknown')}"
-        + (" (with uncommitted changes)" if git.get("dirty") else ""),
-        "",
-        f"Files: `{ARRAYS}` (observables `obs/<name>` [chain, generation]), `{SUMMARY}`, "
-        f'`{CHECK}`, `{CONFIG}`, `{PROVENANCE}`. Load with `collapse_lab.load("{run_dir}")`.',
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def sweep_report(experiment, points: list[dict], figure_paths, sweep_dir) -> str:
-    """report.md of a sweep: the sweep axes, one verdict line per sub-run, the sweep figure."""
-    from .plots import collapse_rate
-
-    sweep_dir = Path(sweep_dir)
-    rows = []
-    for p in points:
-        table, result = p["table"], p["result"]
-        rate = collapse_rate(result, table)
-        rows.append(
-            {
-                **{k: json.dumps(v) for k, v in p["assignment"].items()},
-                "rows": len(table),
-                "failed": int((~table["pass"].astype(bool)).sum()) if len(table) else 0,
-                "verdict": "PASS" if table.attrs.get("passed") else "**FAIL**",
-                f"rate ({rate['observable']})": rate["rate"],
-                "std error": rate["std_error"],
-                "theory rate": rate["theory_rate"],
-                "report": f"[report]({p['dir']}/{REPORT})",
-            }
-        )
-    axes = list(experiment.sweep)
-    swept = ", ".join(f"`{a}` in {experiment.sweep[a]}" for a in axes)
-    seeds = (
-        "seeds as swept"
-        if "seed" in experiment.sweep
-        else f"sub-run i has seed {experiment.seed} + i (independent random streams)"
-    )
-    cols = [*axes, "rows", "failed", "verdict"]
-    extra = [c for c in rows[0] if c not in cols and c != "report"] if rows else []
-    lines = [
-        f"# {experiment.name} (sweep)",
-        "",
-        f"{len(points)} sub-runs over {swept}; "
-        f"{experiment.family} family, {experiment.policy} policy, {experiment.num_chains} chains x "
-        f"{experiment.num_generations} generations each; {seeds}.",
-        "",
-        "## Sub-runs",
-        "",
-        markdown_table(rows, [*cols, *extra, "report"]),
-        "",
-        "The collapse rate is the per-generation decay of the across-chain mean of the observable "
-        "(slope of a log observable, or of the log of a positive one) between generation 0 and "
-        "the last generation; the theory rate applies the same definition to the predicted mean.",
-        "",
-        "## Figures",
-        "",
-        _figure_links(figure_paths, sweep_dir),
-        "",
-    ]
-    return "\n".join(lines)

@@ -15,13 +15,14 @@ drawn: the data helpers (:func:`theory_frame`, :func:`collapse_rate`) need neith
 from __future__ import annotations
 
 import functools
-import io as _io
 import math
-import re
-from pathlib import Path
+import textwrap
+import warnings
 
 import numpy as np
 import pandas as pd
+
+from . import analysis
 
 PREFERRED = (
     "log_variance",
@@ -34,14 +35,6 @@ PREFERRED = (
     "support_size",
     "kl_to_source",
     "lost_mass",
-)
-COLLAPSE_OBSERVABLES = (
-    "log_variance",
-    "log_det",
-    "heterozygosity",
-    "entropy",
-    "variance",
-    "support_size",
 )
 TAIL_WORDS = ("tail", "lost", "support", "surviv")
 LABELS = {
@@ -70,126 +63,8 @@ def label(observable: str) -> str:
     return LABELS.get(observable, observable.replace("_", " "))
 
 
-# ------------------------------------------------------------------------------ data helpers
-def _scalar_observables(result) -> list[str]:
-    return [k for k, v in result.observables.items() if np.ndim(v) == 2]
-
-
-def theory_frame(result, max_points: int = 60) -> pd.DataFrame:
-    """Every prediction that applies, on a dense grid of generations where the family allows.
-
-    Families that accept the ``generations`` theory override (the Gaussian does) give up to
-    ``max_points`` generations; others give their default check generations.
-    """
-    config = result.config
-    num_generations = config.num_generations
-    gens = np.unique(np.rint(np.linspace(1, num_generations, min(num_generations, max_points))))
-    try:
-        preds = config.family.predictions(config, {"generations": [int(g) for g in gens]})
-    except (ValueError, TypeError, KeyError):
-        preds = config.family.predictions(config)
-    rows = [
-        {
-            "observable": p.observable,
-            "generation": p.generation,
-            "kind": p.kind,
-            "predicted": p.predicted,
-            "label": p.label,
-            "formula": p.formula,
-            "exact": p.exact,
-            "threshold": p.threshold,
-            "level": p.level,
-            "transform": p.transform,
-            "indexed": p.index is not None,
-        }
-        for p in preds
-    ]
-    cols = [
-        "observable",
-        "generation",
-        "kind",
-        "predicted",
-        "label",
-        "formula",
-        "exact",
-        "threshold",
-        "level",
-        "transform",
-        "indexed",
-    ]
-    return pd.DataFrame(rows, columns=cols)
-
-
-def _plain_rows(theory: pd.DataFrame, kind: str) -> pd.DataFrame:
-    if len(theory) == 0:
-        return theory
-    keep = (theory["kind"] == kind) & theory["transform"].isna() & ~theory["indexed"].astype(bool)
-    return theory[keep]
-
-
-def collapse_rate(result, table=None) -> dict:
-    """Per-generation collapse rate of the run's key observable, empirical and predicted.
-
-    For a log observable (``log_variance``, ``log_det``) the rate is
-    $-(\\bar x_T - \\bar x_0)/T$; for a positive one (heterozygosity, variance, ...)
-    $-\\log(\\bar x_T / \\bar x_0)/T$, with $\\bar x_t$ the across-chain mean. The theory rate
-    applies the same map to the predicted mean at generation T (NaN without such a prediction).
-
-    Returns:
-        ``{"observable", "rate", "std_error", "theory_rate", "generation"}``.
-    """
-    del table  # the predictions are taken from the family (they carry their transform)
-    config = result.config
-    last = int(config.num_generations)
-    available = _scalar_observables(result)
-    preds = [
-        p
-        for p in config.family.predictions(config)
-        if p.kind == "mean" and p.transform is None and p.index is None and p.generation == last
-    ]
-    predicted = {p.observable: p.predicted for p in preds}
-    candidates = [o for o in COLLAPSE_OBSERVABLES if o in available]
-    with_theory = [o for o in candidates if o in predicted]
-    if with_theory:
-        name = with_theory[0]
-    elif candidates:
-        name = candidates[0]
-    elif available:
-        name = available[0]
-    else:
-        return {
-            "observable": None,
-            "rate": math.nan,
-            "std_error": math.nan,
-            "theory_rate": math.nan,
-            "generation": last,
-        }
-    arr = np.asarray(result.observables[name], np.float64)
-    x0, xt = arr[:, 0].mean(), arr[:, last]
-    mean_t = xt.mean()
-    se_t = xt.std(ddof=1) / math.sqrt(xt.size) if xt.size > 1 else math.nan
-    theory = predicted.get(name, math.nan)
-    if name.startswith("log_"):
-        rate, se = -(mean_t - x0) / last, se_t / last
-        theory_rate = -(theory - x0) / last
-    else:
-        ok = x0 > 0 and mean_t > 0
-        rate = -math.log(mean_t / x0) / last if ok else math.nan
-        se = se_t / (mean_t * last) if ok else math.nan
-        theory_rate = -math.log(theory / x0) / last if (x0 > 0 and theory > 0) else math.nan
-    return {
-        "observable": name,
-        "rate": float(rate),
-        "std_error": float(se),
-        "theory_rate": float(theory_rate),
-        "generation": last,
-    }
-
-
 def _title(result, width: int = 80) -> str:
     """A compact, wrapped title: family and its scalar settings, policy, method, n, chains."""
-    import textwrap
-
     config = result.config
     desc = config.family.describe()
     extras = ", ".join(
@@ -215,8 +90,6 @@ def _styled(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        import warnings
-
         import seaborn as sns
 
         with (
@@ -255,8 +128,8 @@ def trajectories_figure(result, theory: pd.DataFrame | None = None, observables=
     """Quantile bands across chains, median and mean per generation, and the theory curves."""
     import seaborn as sns
 
-    theory = theory_frame(result) if theory is None else theory
-    available = _scalar_observables(result)
+    theory = analysis.theory_frame(result) if theory is None else theory
+    available = analysis.scalar_observables(result)
     if observables is None:
         predicted = set(theory["observable"]) if len(theory) else set()
         ordered = [o for o in PREFERRED if o in available]
@@ -269,8 +142,8 @@ def trajectories_figure(result, theory: pd.DataFrame | None = None, observables=
     nrows = math.ceil(len(observables) / ncols)
     fig, axes = _figure(WIDTH_IN if ncols == 2 else 4.5, 2.5 * nrows + 0.9, nrows, ncols)
     colour = sns.color_palette("deep")[0]
-    means = _plain_rows(theory, "mean")
-    medians = _plain_rows(theory, "quantile")
+    means = analysis.plain_rows(theory, "mean")
+    medians = analysis.plain_rows(theory, "quantile")
     gens = np.arange(result.observables[observables[0]].shape[1])
     shared = None
     for ax, name in zip(axes.flat, observables):
@@ -342,10 +215,10 @@ def survival_figure(result, theory: pd.DataFrame | None = None):
     """
     import seaborn as sns
 
-    theory = theory_frame(result) if theory is None else theory
-    probs = _plain_rows(theory, "probability")
-    means = _plain_rows(theory, "mean")
-    available = _scalar_observables(result)
+    theory = analysis.theory_frame(result) if theory is None else theory
+    probs = analysis.plain_rows(theory, "probability")
+    means = analysis.plain_rows(theory, "mean")
+    available = analysis.scalar_observables(result)
     supports = [o for o in available if "support" in o or "surviv" in o][:3]
     tails = [o for o in available if ("tail" in o or "lost" in o) and o not in supports][:4]
     left = bool(len(probs)) or bool(supports)
@@ -461,15 +334,6 @@ def survival_figure(result, theory: pd.DataFrame | None = None):
     return fig
 
 
-_ITEM = re.compile(r"_\d+(?=[\]\s)=,])")
-_ITEM_SUFFIX = re.compile(r" #\d+$")
-
-
-def _item_group(label: str) -> str:
-    """``E[p_11]`` -> ``E[p_i]``, ``P(p_2 = 0)`` -> ``P(p_i = 0)``, ``X #3`` -> ``X #i``."""
-    return _ITEM_SUFFIX.sub(" #i", _ITEM.sub("_i", label))
-
-
 @_styled
 def zscore_figure(table: pd.DataFrame, title: str | None = None):
     """Each verdict row's z against the Bonferroni threshold, grouped by quantity."""
@@ -486,7 +350,7 @@ def zscore_figure(table: pd.DataFrame, title: str | None = None):
     df["verdict"] = np.where(df["pass"].astype(bool), "pass", "FAIL")
     if df["quantity"].nunique() > 20:
         # Per-item rows (E[p_11], Var[p_3], "... #2") share one line per kind of quantity.
-        df["quantity"] = df["quantity"].map(_item_group)
+        df["quantity"] = df["quantity"].map(analysis.item_group)
     quantities = list(dict.fromkeys(df["quantity"]))
     fig, axes = _figure(WIDTH_IN * 0.8, min(1.4 + 0.3 * len(quantities), 9.0))
     ax = axes[0, 0]
@@ -550,7 +414,7 @@ def sweep_figure(points: list[dict]):
     others = [a for a in axes_names if a != x_axis]
     rows = []
     for p in points:
-        rate = collapse_rate(p["result"])
+        rate = analysis.collapse_rate(p["result"])
         group = ", ".join(f"{a.split('.')[-1]}={p['assignment'][a]}" for a in others)
         rows.append({"x": p["assignment"][x_axis], "group": group or "all", **rate})
     df = pd.DataFrame(rows)
@@ -635,33 +499,3 @@ def sweep_figure(points: list[dict]):
         zax.legend(fontsize="x-small", frameon=False)
         sns.despine(ax=zax)
     return fig
-
-
-# ------------------------------------------------------------------------------ saving
-def save_figure(fig, path) -> Path:
-    """Save as PNG atomically (temp file + rename) and release the figure."""
-    from .io import atomic_write_bytes
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buffer = _io.BytesIO()
-    fig.savefig(buffer, format=path.suffix.lstrip(".") or "png", dpi=FIGURE_DPI)
-    atomic_write_bytes(path, buffer.getvalue())
-    return path
-
-
-def write_figures(result, table: pd.DataFrame, out_dir) -> list[Path]:
-    """Draw and save a run's figures into ``out_dir``; return their paths."""
-    out_dir = Path(out_dir)
-    theory = theory_frame(result)
-    paths = [save_figure(trajectories_figure(result, theory), out_dir / "trajectories.png")]
-    fig = survival_figure(result, theory)
-    if fig is not None:
-        paths.append(save_figure(fig, out_dir / "survival.png"))
-    if len(table):
-        paths.append(save_figure(zscore_figure(table), out_dir / "zscores.png"))
-    return paths
-
-
-def write_sweep_figures(points: list[dict], out_dir) -> list[Path]:
-    return [save_figure(sweep_figure(points), Path(out_dir) / "collapse_rate.png")]

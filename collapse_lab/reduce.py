@@ -28,18 +28,22 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pandas as pd
 from jax import lax
 
+from ._hosts import gather_global, put_global
+from ._validate import positive_int
 from .chain import (
     RunConfig,
-    _observe_jit,
-    _plan,
     chain_keys,
     chain_sharding,
+    init,
     make_config,
-    make_step,
+    observe_jit,
     padded_chain_count,
+    plan,
     run_chains,
+    step,
 )
 from .policies import Replace
 
@@ -97,8 +101,6 @@ class ReducedResult:
 
     def summary(self):
         """Tidy per-generation table (mean, standard error) like ``RunResult.summary``."""
-        import pandas as pd
-
         rows = []
         for name, m in self.moments.items():
             if m.mean.ndim != 1:
@@ -154,13 +156,12 @@ def _pilot_edges(config: RunConfig, num_bins: int, pilot_chains: int) -> dict[st
 
 
 @functools.lru_cache(maxsize=32)
-def _reduced_kernel(family, plan, spec):
+def _reduced_kernel(family, kernel_plan, spec):
     """``spec``: tuple of (name, has_thresholds, has_histogram) for the scalar observables."""
     spec_map = {name: (thr, hist) for name, thr, hist in spec}
 
     def run(keys, mask, params, pool, source, ts, n_syn, n_fresh, thresholds, edges):
-        step = make_step(family, plan, source)
-        vstep = jax.vmap(step, in_axes=(0, 0, None))
+        vstep = jax.vmap(step(family, kernel_plan, source), in_axes=(0, 0, None))
         weight = mask.astype(source_dtype(source))
 
         def body(carry, inputs):
@@ -228,10 +229,9 @@ def run_reduced(
     policy = Replace() if policy is None else policy
     config = make_config(key, family, source, policy=policy, num_chains=num_chains,
                          num_generations=num_generations, num_samples=num_samples, method=method)
-    if isinstance(chain_batch, bool) or not isinstance(chain_batch, int) or chain_batch < 1:
-        raise ValueError(f"chain_batch must be an integer >= 1, got {chain_batch!r}")
+    chain_batch = positive_int("chain_batch", chain_batch)
     t0 = time.perf_counter()
-    obs0 = _observe_jit(family)(config.source, config.source)
+    obs0 = observe_jit(family)(config.source, config.source)
     names = list(obs0)
     scalar = [n for n in names if jnp.ndim(obs0[n]) == 0]
     thresholds = _thresholds(config, scalar)
@@ -243,8 +243,7 @@ def run_reduced(
     sharding = chain_sharding()
     ndev = 1 if sharding is None else sharding.mesh.size
     batch = padded_chain_count(min(chain_batch, num_chains), ndev)
-    plan = _plan(config)
-    kernel = _reduced_kernel(family, plan, spec)
+    kernel = _reduced_kernel(family, plan(config), spec)
     T = config.num_generations
     ts = jnp.arange(1, T + 1, dtype=jnp.uint32)
     syn = jnp.asarray(config.synthetic_samples, jnp.int32)
@@ -252,8 +251,7 @@ def run_reduced(
     dt = source_dtype(config.source)
     thr_dev = {k: jnp.asarray(v[1:], dt) for k, v in thresholds.items()}
     edge_dev = {k: jnp.asarray(v, dt) for k, v in edges.items()}
-    params0 = config.source
-    pool0 = family.empty_stats(params0)
+    params0, pool0 = init(config)
 
     total_moments: dict[str, Moments] = {}
     below_total = {k: np.zeros((T, v.shape[1]), np.int64) for k, v in thresholds.items()}
@@ -266,8 +264,8 @@ def run_reduced(
             lambda x: jnp.broadcast_to(x, (batch,) + x.shape), tree)
         args = (keys, mask, bcast(params0), bcast(pool0))
         if sharding is not None:
-            args = jax.device_put(args, sharding)
-        red = kernel(*args, config.source, ts, syn, fresh, thr_dev, edge_dev)
+            args = put_global(args, sharding)
+        red = gather_global(kernel(*args, config.source, ts, syn, fresh, thr_dev, edge_dev))
         red = jax.tree_util.tree_map(lambda x: np.asarray(x, dtype=np.float64)
                                      if np.issubdtype(np.asarray(x).dtype, np.floating)
                                      else np.asarray(x), red)

@@ -1,3 +1,36 @@
+"""Shared test setup, and the suite's family-wise false-alarm budget (stated here, once).
+
+False-alarm budget. Every stochastic assertion states its false-failure rate (the probability
+that a correct implementation fails it, over the fixed seeds' randomness) in its file's or test's
+docstring. Rates add up (Bonferroni), so the default tier (``python -m pytest``, no ``-m slow``)
+fails spuriously with probability at most the sum of the per-file rates below, and that sum
+must stay under the budget of **5e-2**. Add your file's rate here when you add stochastic tests.
+
+====================================  =========================================================
+file                                  stated false-failure rate (default tier)
+====================================  =========================================================
+statistical/test_wright_fisher.py     10 check() tables at 1e-3 + sweep 8 x 1e-4 -> 1.1e-2
+test_multinomial.py                   about 8 tests at <= 1e-3                    -> 8e-3
+test_theory_wright_fisher.py          about 5 Monte Carlo tests at 1e-3          -> 5e-3
+test_categorical.py                   2 tests at 1e-3                            -> 2e-3
+statistical/test_gaussian_theory.py   12 check() tables / KS at 1e-4            -> 1.2e-3
+test_check.py                         10 binomial calibrations + 3 z (power)     -> 1.2e-3
+test_transformer.py                   loss margins of > 0.3 nats                 -> << 1e-3
+statistical/test_ngram_theory.py      5 tables at 1e-4, KS, NumPy Monte Carlo    -> 7e-4
+statistical/test_mixture_theory.py    4 tables at 1e-4, KS                        -> 5e-4
+test_theory_gaussian.py               NumPy Monte Carlo, |z| < 4.5                -> 2e-4
+test_gaussian.py                      W2 / tail-mass Monte Carlo, |z| < 4.5       -> 1e-4
+test_reduce.py                        1 table at 1e-4                             -> 1e-4
+test_mixture.py, test_plots.py        |z| < 4.5                                   -> 6e-5
+====================================  =========================================================
+
+Total: about 3e-2 (+ test_transformer's margin), under the 5e-2 budget. Negative controls
+(a wrong formula that must be rejected) go through ``tests/_controls.assert_rejects`` and each
+targets a shift of >= 8 standard errors, so their own failure-to-reject rate is negligible
+against this budget. Hypothesis runs derandomised (the "ci" profile below), so the examples are
+fixed and the rates above are per run of the suite.
+"""
+
 import os
 import sys
 

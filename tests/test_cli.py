@@ -257,7 +257,7 @@ def test_bad_experiment_files_name_the_key(tmp_path, capsys):
         code = main(["run", "--config", str(tmp_path / name), "--out", str(tmp_path / "never")])
         err = capsys.readouterr().err
         assert code == 2, name
-        assert key in err and name in err or key in err, (name, err)
+        assert key in err and name in err, (name, err)  # names the key and the file
         assert not (tmp_path / "never").exists()  # refused before anything was created
     code = main(["run", "--family-arg", "estimator=biased", "--out", str(tmp_path / "never")])
     assert code == 2 and "estimator" in capsys.readouterr().err
@@ -307,3 +307,52 @@ def test_demo_replaces_only_its_own_output(tmp_path, monkeypatch, capsys):
     assert main(["demo", "--out", str(other)]) == 2
     assert "--force" in capsys.readouterr().err
     assert (other / "notes.txt").read_text() == "keep"
+
+
+@pytest.fixture(scope="module")
+def saved_run(tmp_path_factory):
+    """A tiny saved run (from Python: no subprocess) for the command-line error cases."""
+    family = cl.Gaussian()
+    result = cl.run_chains(
+        jax.random.key(0),
+        family,
+        family.source(jax.random.key(1), 0.0, 1.0),
+        num_chains=8,
+        num_generations=2,
+        num_samples=5,
+        method="exact",
+    )
+    return cl.save(result, tmp_path_factory.mktemp("saved") / "run", figures=False)
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["check", "{run}", "--override", "estimator"], "--override"),
+        (["check", "{run}", "--override", "=unbiased"], "--override"),
+        (["check", "{run}", "--override", "not a name=1"], "--override"),
+        (["check", "{missing}"], "RUN_DIR"),
+        (["plot", "{missing}"], "RUN_DIR"),
+        (["resume", "{missing}"], "RUN_DIR"),
+        (["check", "{foreign}"], "RUN_DIR"),
+        (["plot", "{foreign}"], "RUN_DIR"),
+        (["resume", "{foreign}"], "RUN_DIR"),
+        (["check", "{file}"], "RUN_DIR"),
+    ],
+)
+def test_bad_command_line_names_the_argument(argv, named, saved_run, tmp_path, capsys):
+    foreign = tmp_path / "notes"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("not a run")
+    (tmp_path / "file.txt").write_text("x")
+    paths = {
+        "run": saved_run,
+        "missing": tmp_path / "nonesuch",
+        "foreign": foreign,
+        "file": tmp_path / "file.txt",
+    }
+    code = main([a.format(**{k: str(v) for k, v in paths.items()}) for a in argv])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert named in err and len(err.strip().splitlines()) == 1, err
+    assert (foreign / "notes.txt").read_text() == "not a run"  # nothing touched

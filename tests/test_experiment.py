@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import collapse_lab as cl
-from collapse_lab import experiment as ex
 from collapse_lab import io
+from collapse_lab import spec as ex
 
 EXAMPLE = textwrap.dedent(
     """

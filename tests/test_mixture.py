@@ -242,6 +242,14 @@ def test_one_component_reduces_to_the_gaussian_chain():
                                        thg.expected_log_det(t, 20, d, est, 0.7), rtol=1e-12)
 
 
+def _count_law_by_matrix_power(t, n, w):
+    """Law of N_{t-1} from a dense Wright-Fisher transition matrix (scipy binomial pmfs and a
+    matrix power): a derivation independent of the theory module's forward recursion."""
+    j = np.arange(n + 1)
+    transition = stats.binom.pmf(j[None, :], n, j[:, None] / n)
+    return stats.binom.pmf(j, n, w) @ np.linalg.matrix_power(transition, t - 1)
+
+
 @given(n=st.integers(2, 60), w=st.floats(0.01, 0.99), t=st.integers(1, 25))
 def test_count_chain_is_a_martingale_with_the_wright_fisher_variance(n, w, t):
     pmf = th.count_distribution(t, n, w)
@@ -249,7 +257,11 @@ def test_count_chain_is_a_martingale_with_the_wright_fisher_variance(n, w, t):
     assert abs(pmf.sum() - 1) < 1e-10
     assert abs(pmf @ j - w) < 1e-10
     assert abs(pmf @ (j - w) ** 2 - th.variance_of_weight(t, n, w)) < 1e-10
-    assert abs(pmf[0] - th.loss_probability(t, n, w)) < 1e-14
+    # loss and fixation against an independent derivation (not the module's own recursion)
+    law = _count_law_by_matrix_power(t, n, w)
+    np.testing.assert_allclose(pmf, law, atol=1e-12)
+    assert abs(th.loss_probability(t, n, w) - law[0]) < 1e-12
+    assert abs(th.fixation_probability_by(t, n, w) - law[-1]) < 1e-12
 
 
 def test_schedules_and_long_run_limits():

@@ -14,8 +14,10 @@ import pytest
 
 pytest.importorskip("seaborn")
 
+from _controls import assert_rejects  # noqa: E402
+
 import collapse_lab as cl  # noqa: E402
-from collapse_lab import plots  # noqa: E402
+from collapse_lab import analysis, plots, report  # noqa: E402
 
 NUM_CHAINS = 400
 
@@ -77,7 +79,8 @@ def test_zscore_overview_marks_failures(runs):
     fig = plots.zscore_figure(wrong, title="negative control")
     title = fig.axes[0].get_title()
     assert title.startswith("negative control")
-    assert f"/{len(wrong)} rows pass" in title and not wrong.attrs["passed"]
+    assert_rejects(wrong, rows={"formula": "G4"})
+    assert f"/{len(wrong)} rows pass" in title
 
 
 def test_collapse_rate_matches_theory(runs):
@@ -88,12 +91,12 @@ def test_collapse_rate_matches_theory(runs):
     |z| < 4.5 for all three runs: false-failure rate < 3 * 6.8e-6 = 2e-5.
     """
     for point in runs:
-        rate = plots.collapse_rate(point["result"])
+        rate = analysis.collapse_rate(point["result"])
         assert rate["observable"] == "log_variance" and rate["generation"] == 30
         z = (rate["rate"] - rate["theory_rate"]) / rate["std_error"]
         assert abs(z) < 4.5, (point["assignment"], rate)
     # Theory: E[log var_t] = t E[log(chi2_{n-1} / n)], so the rate falls roughly like 1/n.
-    rates = [plots.collapse_rate(p["result"])["theory_rate"] for p in runs]
+    rates = [analysis.collapse_rate(p["result"])["theory_rate"] for p in runs]
     assert rates[0] > rates[1] > rates[2] > 0
 
 
@@ -106,18 +109,18 @@ def test_sweep_figure_uses_log_n(runs):
 
 
 def test_theory_frame_is_dense_where_the_family_allows(runs):
-    frame = plots.theory_frame(runs[0]["result"])
+    frame = analysis.theory_frame(runs[0]["result"])
     generations = frame[frame["label"] == "E[log var]"]["generation"]
     assert len(generations) == 30  # every generation (<= 60 points)
     assert not math.isnan(frame["predicted"].iloc[0])
 
 
 def test_write_figures_saves_pngs(tmp_path, runs):
-    paths = plots.write_figures(runs[0]["result"], runs[0]["table"], tmp_path)
+    paths = report.draw_run_figures(runs[0]["result"], runs[0]["table"], tmp_path)
     assert [p.name for p in paths] == ["trajectories.png", "survival.png", "zscores.png"]
     for path in paths:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    (sweep,) = plots.write_sweep_figures(runs, tmp_path)
+    (sweep,) = report.draw_sweep_figures(runs, tmp_path)
     assert sweep.name == "collapse_rate.png" and sweep.stat().st_size > 10_000
     assert not list(tmp_path.glob(".*tmp*"))
 
@@ -131,4 +134,4 @@ def test_figures_do_not_touch_pyplot_state(runs):
         or not __import__("matplotlib.pyplot").pyplot.get_fignums()
     )
     assert matplotlib.rcParams["figure.figsize"] == matplotlib.rcParamsDefault["figure.figsize"]
-    assert np.isfinite(plots.collapse_rate(runs[2]["result"])["rate"])
+    assert np.isfinite(analysis.collapse_rate(runs[2]["result"])["rate"])

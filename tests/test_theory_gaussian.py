@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy import special, stats
 
 from collapse_lab.theory import gaussian as th
@@ -167,3 +169,156 @@ def test_bad_inputs():
         th.expected_variance_fresh(3, 10, 1.5)
     with pytest.raises(ValueError, match="t must"):
         th.expected_variance(-1, 10)
+
+
+# ------------------------------------------------------------------ properties (hypothesis)
+# Deterministic identities and orderings of the closed forms, over random (n, t, alpha,
+# estimator); derandomised by the "ci" profile in conftest.py. No stochastic assertion here.
+ESTIMATORS = st.sampled_from(["mle", "unbiased"])
+
+
+@given(n=st.integers(3, 200), t=st.integers(1, 60), est=ESTIMATORS, alpha=st.floats(0.0, 1.0))
+def test_fresh_recursion_matches_its_closed_forms(n, t, est, alpha):
+    """X6: alpha with no fresh sample is Replace (G1, G7); alpha = 1 refits the source every
+    generation: E sigma^2_t = sigma_0^2 (n-1)/(n-c), D_t = sigma_0^2 / n for t >= 1."""
+    c = 0 if est == "mle" else 1
+    s = th.expected_variance_fresh(t, n, alpha, est, 2.0)
+    d = th.expected_mean_drift2_fresh(t, n, alpha, est, 2.0)
+    if np.rint(alpha * n) == 0:
+        assert s == pytest.approx(th.expected_variance(t, n, est, 2.0), rel=1e-10)
+        assert d == pytest.approx(th.expected_mean_drift2(t, n, est, 2.0), rel=1e-10)
+    assert th.expected_variance_fresh(t, n, 1.0, est, 2.0) == pytest.approx(
+        2.0 * (n - 1) / (n - c), rel=1e-12
+    )
+    assert th.expected_mean_drift2_fresh(t, n, 1.0, est, 2.0) == pytest.approx(2.0 / n, rel=1e-12)
+
+
+@given(n=st.integers(2, 200), t=st.integers(0, 80))
+def test_accumulate_recursion_matches_the_mle_product(n, t):
+    """X7, MLE: E sigma^2_t = sigma_0^2 prod_{k=1}^t (1 - 1/(n k^2)) (fixed n)."""
+    product = np.prod([1 - 1 / (n * k * k) for k in range(1, t + 1)])
+    assert th.expected_variance_accumulate(t, n, "mle", 1.5) == pytest.approx(
+        1.5 * product, rel=1e-10
+    )
+
+
+@given(n=st.integers(3, 100), alpha=st.floats(0.02, 1.0), est=ESTIMATORS)
+def test_stationary_fresh_is_the_fixed_point_of_the_recursion(n, alpha, est):
+    """The stationary pair (s*, D*) is mapped to itself by one step of the X6 recursion (written
+    out here from theory/gaussian.md#x6), and the recursion converges to it."""
+    nr = float(np.rint(alpha * n))
+    if nr == 0:
+        return  # no stationary regime without fresh data (covered by the Replace identities)
+    c = 0 if est == "mle" else 1
+    s_star, d_star = th.stationary_fresh(n, alpha, est, 1.0)
+    ns = n - nr
+    group = nr + ns * s_star
+    s_next = ((1 - 1 / n) * group + (nr * ns / n) * d_star) / (n - c)
+    d_next = (ns / n) ** 2 * d_star + group / n**2
+    assert s_next == pytest.approx(s_star, rel=1e-10)
+    assert d_next == pytest.approx(d_star, rel=1e-10)
+    t_far = 4000
+    assert th.expected_variance_fresh(t_far, n, alpha, est) == pytest.approx(s_star, rel=1e-6)
+
+
+@given(n=st.integers(3, 100), t=st.integers(1, 50), est=ESTIMATORS)
+def test_monotone_in_t_and_n(n, t, est):
+    """More generations: lower E log sigma^2, larger Var log sigma^2, more mass below eps; more
+    samples: the reverse. MLE E sigma^2 falls with t and rises with n."""
+    lv = th.expected_log_variance
+    assert lv(t + 1, n, est) < lv(t, n, est)
+    assert lv(t, n + 1, est) > lv(t, n, est)
+    assert th.variance_of_log_variance(t + 1, n) > th.variance_of_log_variance(t, n)
+    assert th.variance_of_log_variance(t, n + 1) < th.variance_of_log_variance(t, n)
+    assert th.variance_probability_below(0.5, t + 1, n, est) >= th.variance_probability_below(
+        0.5, t, n, est
+    ) - 1e-12
+    if est == "mle":
+        assert th.expected_variance(t + 1, n, "mle") < th.expected_variance(t, n, "mle")
+        assert th.expected_variance(t, n + 1, "mle") > th.expected_variance(t, n, "mle")
+
+
+@given(n=st.integers(8, 60), t=st.integers(0, 30), dim=st.integers(2, 6), est=ESTIMATORS)
+def test_log_det_is_additive_over_dimensions(n, t, dim, est):
+    """Bartlett: log det of a Wishart fit is a sum of independent log chi-squares with n - i
+    degrees of freedom, i = 1..d. So d -> d + 1 adds one 1-D log-variance term with n1 = n - d
+    points (mean and variance), shifted by t log(n1 / (n - c)) for the common divisor n - c."""
+    c = 0 if est == "mle" else 1
+    step_mean = th.expected_log_det(t, n, dim + 1, est) - th.expected_log_det(t, n, dim, est)
+    n1 = n - dim  # a 1-D MLE fit on n1 points has log step psi((n1-1)/2) + log 2 - log n1
+    want = th.expected_log_variance(t, n1, "mle") + t * np.log(n1 / (n - c))
+    assert step_mean == pytest.approx(want, abs=1e-9)
+    step_var = th.variance_of_log_det(t, n, dim + 1) - th.variance_of_log_det(t, n, dim)
+    assert step_var == pytest.approx(th.variance_of_log_variance(t, n1), abs=1e-9)
+
+
+@given(t=st.integers(1, 40), est=ESTIMATORS, sigma2_0=st.floats(0.1, 10.0))
+def test_large_n_limit_is_the_source(t, est, sigma2_0):
+    """n -> infinity: no drift, no collapse. At n = 10^6 every moment is within O(t/n) of its
+    generation-0 value. (At n ~ 10^9 the W2 formula's cancellation of E sigma against sigma_0
+    loses ~1e-6 absolute to log-gamma rounding, so the limit is taken at 10^6.)"""
+    n = 10**6
+    bound = 2 * t * sigma2_0 / n
+    assert abs(th.expected_variance(t, n, est, sigma2_0) - sigma2_0) <= bound
+    assert abs(th.expected_log_variance(t, n, est, sigma2_0) - np.log(sigma2_0)) <= 3 * t / n
+    assert 0 <= th.expected_mean_drift2(t, n, est, sigma2_0) <= bound
+    assert -1e-9 <= th.expected_w2_squared(t, n, est, sigma2_0) <= bound
+    assert abs(th.expected_variance_fresh(t, n, 0.3, est, sigma2_0) - sigma2_0) <= bound
+
+
+# ------------------------------------------------------ independent NumPy Monte Carlo checks
+def test_numpy_monte_carlo_mle_moments_and_w2():
+    """The MLE formulas (G1, G3, G4, G5, G6, G7, G9) against a literal NumPy chain (float64,
+    40,000 independent chains, n = 6, 8 generations; no JAX). z across chains, |z| < 4.5 on 8
+    statistics: false-failure rate below 6e-5."""
+    rng = np.random.default_rng(321)
+    chains, n, T = 40_000, 6, 8
+    mu = np.zeros(chains)
+    var = np.ones(chains)
+    for _ in range(T):
+        x = rng.normal(mu[:, None], np.sqrt(var)[:, None], size=(chains, n))
+        mu = x.mean(axis=1)
+        var = ((x - mu[:, None]) ** 2).mean(axis=1)  # MLE
+    lv = np.log(var)
+    w2 = mu**2 + (np.sqrt(var) - 1.0) ** 2  # W2^2 between 1-D Gaussians
+    checks = [
+        (var, th.expected_variance(T, n, "mle")),
+        (np.sqrt(var), th.expected_sigma(T, n, "mle")),
+        (lv, th.expected_log_variance(T, n, "mle")),
+        ((lv - lv.mean()) ** 2 * chains / (chains - 1), th.variance_of_log_variance(T, n)),
+        (var < 0.1, th.variance_probability_below(0.1, T, n, "mle")),
+        (var < 0.5, th.variance_probability_below(0.5, T, n, "mle")),
+        (mu**2, th.expected_mean_drift2(T, n, "mle")),
+        (w2, th.expected_w2_squared(T, n, "mle")),
+    ]
+    for i, (sample, predicted) in enumerate(checks):
+        sample = np.asarray(sample, dtype=np.float64)
+        z = (sample.mean() - predicted) / (sample.std(ddof=1) / np.sqrt(chains))
+        assert abs(z) < 4.5, (i, predicted, sample.mean(), z)
+
+
+@pytest.mark.parametrize("est", ["mle", "unbiased"])
+def test_numpy_monte_carlo_multivariate_log_det(est):
+    """M2/M3: E and Var of log det Sigma_t for a literal 3-D NumPy chain (20,000 chains, n = 8,
+    5 generations, a correlated source). |z| < 4.5 on 2 statistics per estimator: false-failure
+    rate below 3e-5 for the test."""
+    rng = np.random.default_rng(99 if est == "mle" else 100)
+    chains, n, T, d = 20_000, 8, 5, 3
+    c = 0 if est == "mle" else 1
+    cov0 = np.array([[2.0, 0.3, 0.1], [0.3, 1.0, -0.2], [0.1, -0.2, 0.5]])
+    mean = np.zeros((chains, d))
+    chol = np.broadcast_to(np.linalg.cholesky(cov0), (chains, d, d))
+    for _ in range(T):
+        x = mean[:, None, :] + np.einsum("cij,cnj->cni", chol, rng.standard_normal((chains, n, d)))
+        mean = x.mean(axis=1)
+        dev = x - mean[:, None, :]
+        cov = np.einsum("cni,cnj->cij", dev, dev) / (n - c)
+        chol = np.linalg.cholesky(cov)
+    logdet = np.linalg.slogdet(cov)[1]
+    log_det_0 = np.linalg.slogdet(cov0)[1]
+    predicted_mean = th.expected_log_det(T, n, d, est, log_det_0)
+    z = (logdet.mean() - predicted_mean) / (logdet.std(ddof=1) / np.sqrt(chains))
+    assert abs(z) < 4.5, (logdet.mean(), predicted_mean, z)
+    sq = (logdet - logdet.mean()) ** 2
+    z = (sq.mean() - th.variance_of_log_det(T, n, d)) / (sq.std(ddof=1) / np.sqrt(chains))
+    assert abs(z) < 4.5, (sq.mean(), th.variance_of_log_det(T, n, d), z)

@@ -8,6 +8,7 @@ from .categorical import (
     zipf_mandelbrot,
 )
 from .gaussian import Gaussian, GaussianParams, GaussianStats
+from .kde import KDE, KDEParams, KDEStats
 from .mixture import (
     GaussianMixture,
     MixtureComponentStats,
@@ -15,19 +16,24 @@ from .mixture import (
     MixtureSampleBuffer,
 )
 from .ngram import NGram, NGramParams, NGramStats, random_markov_source
-
-# Not in FAMILIES: its source is built from an n-gram source, not from plain family arguments,
-# and it is too slow for the every-family contract/sharding tests (see theory/transformer.md).
+from .regression import LinearRegression, RegressionParams, RegressionStats
 from .transformer import Transformer, TransformerParams, TransformerStats
 
+# Families an experiment file can name: their sources are plain data.
 FAMILIES = {
     "gaussian": Gaussian,
     "categorical": Categorical,
     "ngram": NGram,
     "gaussian_mixture": GaussianMixture,
+    "linear_regression": LinearRegression,
+    "kde": KDE,
 }
+# Every family class, the transformer included (its source is built from an n-gram source, so
+# it is not in FAMILIES; the contract tests run it on a tiny example).
+ALL_FAMILIES = {**FAMILIES, "transformer": Transformer}
 
 __all__ = [
+    "ALL_FAMILIES",
     "FAMILIES",
     "Categorical",
     "CategoricalParams",
@@ -38,6 +44,9 @@ __all__ = [
     "GaussianParams",
     "GaussianStats",
     "GaussianMixture",
+    "KDE",
+    "KDEParams",
+    "KDEStats",
     "MixtureComponentStats",
     "MixtureParams",
     "MixtureSampleBuffer",
@@ -45,6 +54,9 @@ __all__ = [
     "NGramParams",
     "NGramStats",
     "random_markov_source",
+    "LinearRegression",
+    "RegressionParams",
+    "RegressionStats",
     "Transformer",
     "TransformerParams",
     "TransformerStats",

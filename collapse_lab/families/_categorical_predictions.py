@@ -23,7 +23,6 @@ import numpy as np
 from ..prediction import Prediction, default_generations
 from ..sampling import SamplingBias
 from ..theory import wright_fisher as wf
-from .categorical import tail_masks
 
 DOC = "theory/wright_fisher.md"
 LOST = 1e-20  # a tracked probability below this is exactly 0 (present ones are >= 1e-7)
@@ -37,6 +36,18 @@ VARIANCE_KURTOSIS_FACTOR = 100  # variance rows need C >= 100 x kurtosis
 DIFFUSION_MIN_N = 10  # Kimura-Ohta / Littler bands, measured against the exact chain
 
 
+def tail_masks(weights, cuts, index) -> np.ndarray:
+    """``[2, K]`` NumPy masks of the tail sets defined by ``_tail_cuts`` in :mod:`collapse_lab.families.categorical`."""
+    w = np.asarray(weights)
+    i = np.arange(w.size)
+    return np.stack(
+        [
+            (w > 0) & ((w < c) | ((w == c) & (i >= b)))
+            for c, b in zip(np.asarray(cuts), np.asarray(index))
+        ]
+    )
+
+
 def diffusion_rel_tol(n: int) -> float:
     """Band of the diffusion fixation time: it runs up to 13 % high at n = 10, 10 % at n = 20,
     6 % at n = 50 (K <= 4, p >= 0.05; theory/wright_fisher.md#w8)."""
@@ -45,7 +56,10 @@ def diffusion_rel_tol(n: int) -> float:
 
 ENTROPY_REL_TOL = 0.01
 KL_REL_TOL = 0.05
-OVERRIDES = {"num_samples", "alpha", "smoothing", "bias", "generations", "probs"}
+OVERRIDES = {"num_samples", "alpha", "smoothing", "bias", "generations", "probs", "policy"}
+# Policies whose generation-1 training set is the split's (synthetic + fresh) draws of n_0 points.
+FIRST_STEP_SPLIT = {"replace", "accumulate", "fresh", "refresh", "window", "fixed_real",
+                    "verified", "curated"}
 
 
 def _bias_dict(bias: SamplingBias) -> dict:
@@ -81,10 +95,12 @@ def categorical_predictions(family, config, overrides: dict) -> list[Prediction]
         raise ValueError(f"override bias must be a SamplingBias, got {bias!r}")
     T = config.num_generations
     C = config.num_chains
-    policy = config.policy
+    policy = overrides.get("policy", config.policy)
     n_sched = overrides.get("num_samples", config.num_samples)
     n = np.broadcast_to(np.asarray(n_sched, dtype=np.float64), (T,)).copy()
-    if "num_samples" in overrides or "alpha" in overrides:
+    if "policy" in overrides:
+        fresh = np.asarray(policy.split(n.astype(np.int64))[1], dtype=np.float64)
+    elif "num_samples" in overrides or "alpha" in overrides:
         alpha = float(overrides.get("alpha", getattr(policy, "alpha", 0.0)))
         fresh = np.rint(alpha * n) if policy.name == "fresh" else np.zeros(T)
     else:
@@ -180,14 +196,30 @@ def categorical_predictions(family, config, overrides: dict) -> list[Prediction]
             add("fixed", t, "probability", 1 - fixed_prob, "P(not fixed)", formula, threshold=0.5)
 
     policy_kind = policy.name
-    if policy_kind == "fresh" and np.all(fresh == 0):
+    if policy_kind in ("fresh", "refresh") and np.all(fresh == 0):
         policy_kind = "replace"  # no fresh sample is ever drawn: the replace laws hold exactly
+    elif policy_kind == "refresh":
+        policy_kind = "fresh"  # a per-generation split: the X1 recursion takes the schedule
+    # Generation 1 under the other policies: Mix draws from a pi + (1 - a) b(pi) (= the replace
+    # law without bias); a subsample of m tokens of a multinomial sample is Multinomial(m).
+    first_step = policy_kind in FIRST_STEP_SPLIT or (
+        policy_kind == "mix" and bias.is_identity) or (
+        policy_kind == "accumulate_subsample" and policy.size in (0, int(n[0])))
 
     # ---------------------------------------------------------------- one generation (t = 1)
     q = wf.bias_map(p0, **_bias_dict(bias)) if not bias.is_identity else p0
+    verify = None
+    if policy_kind == "verified":
+        # kept tokens are i.i.d. from the reweighted law (theory/wright_fisher.md#p6)
+        verify = np.asarray(policy.accept, dtype=np.float64)
+        q = wf.verified_map(q, verify)
+        if np.all((verify == 0) | (verify == 1)):
+            policy_kind = "replace"  # an exact 0/1 verifier is idempotent: Wright-Fisher on q
+    elif policy_kind == "curated":
+        q = wf.best_of_k_map(q, policy.reward, policy.k)  # theory/wright_fisher.md#p7
     q_lumps = lump(q)
     n0 = n[0]
-    if 1 in gens:
+    if 1 in gens and first_step:
         # Generation 1: a_0 draws from q = b(p0) (synthetic) and b_0 from p0 (fresh, unbiased).
         a0, b0 = synthetic[0], fresh[0]
         denom = n0 + k * smoothing
@@ -268,7 +300,38 @@ def categorical_predictions(family, config, overrides: dict) -> list[Prediction]
             moment_rows(
                 t, q_lumps, q_lumps * (1 - q_lumps) * r[row], "W1", "X1", h0 * (1 - r[row]), "X1"
             )
+    # ---------------------------------------------------------------- issue-13 policies
+    elif policy_kind in SECOND_MOMENTS and smoothing == 0 and bias.is_identity and later:
+        formula, second = SECOND_MOMENTS[policy_kind](policy, n)
+        s_lumps = np.atleast_2d(second(later, q_lumps))
+        s_all = np.atleast_2d(second(later, q))
+        for row, t in enumerate(later):
+            moment_rows(t, q_lumps, s_lumps[row] - q_lumps**2, "W1", formula,
+                        1 - s_all[row].sum(), formula)
     # ---------------------------------------------------------------- other biases: maps
+    if (
+        verify is not None
+        and policy_kind == "verified"
+        and bias.is_identity
+        and smoothing == 0
+        and np.min(n) >= DETERMINISTIC_MIN_N
+    ):
+        for t in [t for t in later if t <= DETERMINISTIC_MAX_T]:
+            path = wf.verified_map(p0, verify, t)
+            add("heterozygosity", t, "mean", 1 - np.sum(path**2),
+                "heterozygosity (deterministic map)", "P6", exact=False,
+                rel_tol=DETERMINISTIC_REL_TOL)
+    if (
+        policy_kind == "curated"
+        and bias.is_identity
+        and smoothing == 0
+        and np.min(n) >= DETERMINISTIC_MIN_N
+    ):
+        for t in [t for t in later if t <= DETERMINISTIC_MAX_T]:
+            path = wf.best_of_k_map(p0, policy.reward, policy.k, t)
+            add("heterozygosity", t, "mean", 1 - np.sum(path**2),
+                "heterozygosity (deterministic map)", "P7", exact=False,
+                rel_tol=DETERMINISTIC_REL_TOL)
     if (
         not bias.is_identity
         and not _top_k_only(bias)
@@ -302,6 +365,25 @@ def categorical_predictions(family, config, overrides: dict) -> list[Prediction]
                     rel_tol=DETERMINISTIC_REL_TOL,
                 )
     return rows
+
+
+def _mix_second(policy, n):
+    def second(t, p):
+        r = np.atleast_1d(wf.mixture_variance_ratio(t, n, policy.alpha))
+        return p * p + r[:, None] * (p * (1 - p))
+
+    return "X2", second
+
+
+SECOND_MOMENTS = {
+    "accumulate_subsample": lambda pol, n: (
+        "P3", lambda t, p: wf.subsample_second_moment(t, n, p, pol.size or None)),
+    "window": lambda pol, n: ("P4", lambda t, p: wf.window_second_moment(t, n, p, pol.w)),
+    "fixed_real": lambda pol, n: (
+        "P5", lambda t, p: wf.fixed_real_second_moment(
+            t, n, p, pol.real_count(n.astype(np.int64)))),
+    "mix": _mix_second,
+}
 
 
 def _entropy_rows(add, gens, n, q, num_chains):

@@ -20,7 +20,8 @@ def _source_moments(config):
 
 
 def gaussian_predictions(family, config, overrides: dict) -> list[Prediction]:
-    unknown = set(overrides) - {"estimator", "num_samples", "temperature", "alpha", "generations"}
+    unknown = set(overrides) - {
+        "estimator", "num_samples", "temperature", "alpha", "generations", "policy"}
     if unknown:
         raise ValueError(f"unknown theory overrides {sorted(unknown)}")
     est = overrides.get("estimator", family.estimator)
@@ -31,7 +32,7 @@ def gaussian_predictions(family, config, overrides: dict) -> list[Prediction]:
     gens = [g for g in overrides.get("generations", default_generations(T)) if 1 <= g <= T]
     sigma2_0, log_det_0 = _source_moments(config)
     d = family.dim
-    policy = config.policy
+    policy = overrides.get("policy", config.policy)
     rows: list[Prediction] = []
 
     def add(obs, t, kind, value, label, formula, **kw):
@@ -93,4 +94,49 @@ def gaussian_predictions(family, config, overrides: dict) -> list[Prediction]:
                 th.expected_variance_fresh(t, n, alpha, est, sigma2_0, lam), "E[var]", "X6")
             add("mean_drift2", t, "mean",
                 th.expected_mean_drift2_fresh(t, n, alpha, est, sigma2_0, lam), "E[drift^2]", "X6")
+    else:
+        rows.extend(_policy_predictions(policy, n, gens, est, sigma2_0, lam, d, add))
     return rows
+
+
+def _policy_predictions(policy, n, gens, est, sigma2_0, lam, d, add) -> list:
+    """Rows of the issue-13 policies (theory/gaussian.md#p1 - #p4; all exact recursions)."""
+    kind = policy.name
+    if kind == "refresh":
+        _, fresh = policy.split(n.astype(np.int64))
+        for t in gens:
+            add("variance", t, "mean", th.expected_variance_split(t, n, fresh, est, sigma2_0, lam),
+                "E[var]", "P1")
+            add("mean_drift2", t, "mean",
+                th.expected_mean_drift2_split(t, n, fresh, est, sigma2_0, lam), "E[drift^2]", "P1")
+            if d == 1 and lam == 1.0 and policy.fraction == 1.0:
+                # a full refresh restarts the chain: the replace law at the age since it
+                start = ((t - 1) // policy.every) * policy.every
+                age, ns = t - start, n[start:t]
+                add("log_variance", t, "mean",
+                    th.expected_log_variance(age, ns, est, sigma2_0), "E[log var]", "P1")
+                add("log_variance", t, "variance", th.variance_of_log_variance(age, ns),
+                    "Var[log var]", "P1")
+    elif kind == "mix":
+        for t in gens:
+            add("variance", t, "mean",
+                th.expected_variance_mix(t, n, policy.alpha, est, sigma2_0, lam), "E[var]", "P2")
+            add("mean_drift2", t, "mean",
+                th.expected_mean_drift2_mix(t, n, policy.alpha, est, sigma2_0, lam),
+                "E[drift^2]", "P2")
+    elif kind == "accumulate_subsample":
+        for t in gens:
+            add("variance", t, "mean",
+                th.expected_variance_subsample(t, n, policy.size or None, est, sigma2_0, lam),
+                "E[var]", "P3")
+            add("mean_drift2", t, "mean",
+                th.expected_mean_drift2_subsample(t, n, policy.size or None, est, sigma2_0, lam),
+                "E[drift^2]", "P3")
+    elif kind == "window":
+        for t in gens:
+            add("variance", t, "mean",
+                th.expected_variance_window(t, n, policy.w, est, sigma2_0, lam), "E[var]", "P4")
+            add("mean_drift2", t, "mean",
+                th.expected_mean_drift2_window(t, n, policy.w, est, sigma2_0, lam),
+                "E[drift^2]", "P4")
+    return []

@@ -33,9 +33,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._multinomial import MAX_TRIALS, multinomial
-from ..family import AbstractFamily
+from .._multinomial import MAX_TRIALS, _materialize, multinomial
+from .._validate import at_most
+from ..family import AbstractFamily, key_first
 from ..sampling import NEG_INF, SamplingBias
+from ._categorical_predictions import categorical_predictions
+from ._categorical_predictions import tail_masks as tail_masks  # re-exported (public name)
 
 SOURCE_SCALE = 2**30  # the source's probabilities are carried as integer weights / 2^30
 SUM_TOLERANCE = 1e-6
@@ -52,7 +55,7 @@ def _float_dtype():
 def _tree_sum(x):
     """Sum over the last axis by a fixed pairwise tree (bit-identical for any chain batch).
 
-    Like :func:`collapse_lab._det.dsum`, but with strided halves on a zero-padded power of two:
+    Like :func:`collapse_lab._batch_invariant.dsum`, but with strided halves on a zero-padded power of two:
     one add per level, which keeps compile time small for vocabularies of 10^5 (several sums
     are stacked into one call).
     """
@@ -63,6 +66,36 @@ def _tree_sum(x):
     while x.shape[-1] > 1:
         x = x[..., 0::2] + x[..., 1::2]
     return x[..., 0]
+
+
+def _count_parents(weights, total, j, ones):
+    """Counts of ``searchsorted(cumsum(weights), j, side="right")`` weighted by ``ones``.
+
+    A fitted model's total is its sample size, at most the buffer size B: then a histogram of
+    the parent indices ``j`` over ``0 .. B - 1`` (one scatter), its running sum, and two
+    gathers at the category boundaries count every category without locating a single token
+    (the binary search over the categories cost ~4x more here). Models with a larger total (the
+    source, quantised to 2^30) take the token-by-token search inside a ``while_loop`` that runs
+    only when some chain in the batch needs it (zero iterations otherwise, also under ``vmap``).
+    Identical counts either way: integer arithmetic throughout.
+    """
+    k = weights.shape[-1]
+    size = j.shape[-1]
+    cum = jnp.cumsum(weights)  # int32: exact
+    hist = jnp.zeros((size,), jnp.int32).at[j].add(ones, mode="drop")
+    below = jnp.concatenate([jnp.zeros((1,), jnp.int32), jnp.cumsum(hist)])  # #{j < x}
+    upper = below[jnp.minimum(cum, size)]
+    counts = upper - jnp.concatenate([jnp.zeros((1,), jnp.int32), upper[:-1]])
+
+    def search(state):
+        # ``step`` (always 0 here) makes the search depend on the loop state: XLA would
+        # otherwise hoist the loop-invariant search out of the loop and run it every time.
+        step, _ = state
+        tokens = jnp.searchsorted(cum, j + step, side="right")
+        return step + 1, jnp.zeros((k,), jnp.int32).at[tokens].add(ones)
+
+    needed = total > size
+    return jax.lax.while_loop(lambda s: needed & (s[0] == 0), search, (jnp.int32(0), counts))[1]
 
 
 def _is_int(x):
@@ -145,18 +178,6 @@ def _tail_cuts(weights):
     return np.asarray(cuts, np.int64), np.asarray(index, np.int64)
 
 
-def tail_masks(weights, cuts, index) -> np.ndarray:
-    """``[2, K]`` NumPy masks of the tail sets defined by :func:`_tail_cuts`."""
-    w = np.asarray(weights)
-    i = np.arange(w.size)
-    return np.stack(
-        [
-            (w > 0) & ((w < c) | ((w == c) & (i >= b)))
-            for c, b in zip(np.asarray(cuts), np.asarray(index))
-        ]
-    )
-
-
 # ----------------------------------------------------------------------------- pytrees
 class CategoricalParams(eqx.Module):
     """A categorical model (the scan carry).
@@ -216,6 +237,7 @@ class Categorical(AbstractFamily):
         bias = SamplingBias() if bias is None else bias
         if not isinstance(bias, SamplingBias):
             raise ValueError(f"bias must be a collapse_lab.sampling.SamplingBias, got {bias!r}")
+        at_most("top_k", bias.top_k, self.vocab_size, "vocab_size")
         self.bias = bias
 
     @property
@@ -242,6 +264,7 @@ class Categorical(AbstractFamily):
         }
 
     # ------------------------------------------------------------------------------ source
+    @key_first
     def source(self, probs) -> CategoricalParams:
         """Generation-0 parameters from source probabilities ``probs[K]``.
 
@@ -278,6 +301,9 @@ class Categorical(AbstractFamily):
             tail_cut=jnp.asarray(cuts, jnp.int32),
             tail_index=jnp.asarray(index, jnp.int32),
         )
+
+    def source_args(self, source: CategoricalParams) -> dict:
+        return {"probs": self.source_probs(source).tolist()}
 
     def source_probs(self, source: CategoricalParams) -> np.ndarray:
         """The source probabilities the simulator uses (float64; within 2^-31 of the given)."""
@@ -351,13 +377,31 @@ class Categorical(AbstractFamily):
         return tokens
 
     def sample_stats(self, key, params, buffer_size, num_samples=None) -> CategoricalStats:
-        tokens = self._tokens(key, params, int(buffer_size))
+        buffer_size = int(buffer_size)
         if num_samples is None:
             ones = jnp.ones((buffer_size,), jnp.int32)
         else:
             ones = (jnp.arange(buffer_size) < num_samples).astype(jnp.int32)
-        counts = jnp.zeros((self.vocab_size,), jnp.int32).at[tokens].add(ones)
-        return CategoricalStats(counts=counts)
+        k = self.vocab_size
+        if not self.bias.is_identity:
+            tokens = self._tokens(key, params, buffer_size)
+            return CategoricalStats(counts=jnp.zeros((k,), jnp.int32).at[tokens].add(ones))
+        # The same draws as _tokens, counted without locating every token (see _count_parents).
+        key_index, key_mix, key_uniform = jax.random.split(key, 3)
+        total = jnp.maximum(params.total, 1)
+        j = jax.random.randint(key_index, (buffer_size,), 0, total, dtype=jnp.int32)
+        # Stored once: fused into the scatter, the generator ran serially inside it (3x slower).
+        j = _materialize(j)
+        counts = jnp.zeros((k,), jnp.int32)
+        if self.smoothing > 0:
+            dt = _float_dtype()
+            s_total = jnp.where(params.generation > 0, k * self.smoothing, 0.0).astype(dt)
+            uniform_share = s_total / (params.total.astype(dt) + s_total)
+            mix = jax.random.uniform(key_mix, (buffer_size,), dt) < uniform_share
+            flat = jax.random.randint(key_uniform, (buffer_size,), 0, k, dtype=jnp.int32)
+            counts = counts.at[flat].add(jnp.where(mix, ones, 0))
+            ones = jnp.where(mix, 0, ones)
+        return CategoricalStats(counts=counts + _count_parents(params.weights, total, j, ones))
 
     def exact_stats(self, key, params, num_samples) -> CategoricalStats:
         if self.bias.is_identity:
@@ -368,6 +412,46 @@ class Categorical(AbstractFamily):
         else:
             w = self.sampling_probs(params)
         return CategoricalStats(counts=multinomial(key, num_samples, w))
+
+    # ------------------------------------------------------------------------------ subsampling
+    has_subsample = True
+
+    def subsample_stats(self, key, stats, num_samples, max_samples) -> CategoricalStats:
+        """Counts of ``num_samples`` tokens drawn without replacement from the pooled counts
+        (multivariate hypergeometric), one token at a time: exact, O(max_samples x K) work."""
+        k = self.vocab_size
+
+        def body(i, carry):
+            left, out = carry
+            cum = jnp.cumsum(left)
+            j = jax.random.randint(jax.random.fold_in(key, i), (), 0, jnp.maximum(cum[-1], 1),
+                                   dtype=jnp.int32)
+            c = jnp.minimum(jnp.searchsorted(cum, j, side="right"), k - 1)
+            take = (i < num_samples).astype(jnp.int32)
+            return left.at[c].add(-take), out.at[c].add(take)
+
+        zero = jnp.zeros((k,), jnp.int32)
+        _, out = jax.lax.fori_loop(0, int(max_samples), body, (stats.counts, zero))
+        return CategoricalStats(counts=out)
+
+    # ------------------------------------------------------------------------------ verification
+    def reweighted_stats(self, key, params, reweight, buffer_size, num_samples, exact):
+        r"""Counts of ``num_samples`` tokens drawn i.i.d. from ``reweight(b(p))`` (unnormalised
+        weights; a traceable function of the model's sampling probabilities). Filters between
+        sampling and fitting use it: a verifier keeping category i with probability $a_i$, with
+        proposals drawn until n are kept, keeps i.i.d. tokens from $a \odot p$; best-of-k
+        curation keeps i.i.d. tokens from the best-of-k law. Float inverse CDF on the sample
+        path, the exact multinomial on the exact path.
+        """
+        q = reweight(self.sampling_probs(params))
+        if exact:
+            return CategoricalStats(counts=multinomial(key, num_samples, q))
+        cdf = jax.lax.associative_scan(jnp.add, q)
+        u = jax.random.uniform(key, (buffer_size,), q.dtype) * cdf[-1]
+        last = self.vocab_size - 1 - jnp.argmax((q > 0)[::-1])
+        tokens = jnp.minimum(jnp.searchsorted(cdf, u, side="right"), last)
+        ones = (jnp.arange(buffer_size) < num_samples).astype(jnp.int32)
+        return CategoricalStats(counts=jnp.zeros((self.vocab_size,), jnp.int32).at[tokens].add(ones))
 
     # ------------------------------------------------------------------------------ pooling
     def empty_stats(self, params) -> CategoricalStats:
@@ -458,6 +542,4 @@ class Categorical(AbstractFamily):
 
     # ------------------------------------------------------------------------------ theory
     def predictions(self, config, overrides: dict | None = None) -> list:
-        from ._categorical_predictions import categorical_predictions
-
         return categorical_predictions(self, config, overrides or {})

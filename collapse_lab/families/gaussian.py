@@ -24,7 +24,7 @@ import numpy as np
 from jax import lax
 from jax.scipy.special import ndtr
 
-from .._det import dmatmul, dsum, dtrace
+from .._batch_invariant import dmatmul, dsum, dtrace
 from .._random import (
     gamma_uniforms_needed,
     log_chisquare_sample,
@@ -32,8 +32,9 @@ from .._random import (
     normals,
     uniforms,
 )
-from ..family import AbstractFamily
+from ..family import AbstractFamily, key_first
 from ..prediction import Prediction
+from ._gaussian_predictions import gaussian_predictions
 
 ESTIMATORS = {"mle": 0, "unbiased": 1}
 
@@ -161,6 +162,7 @@ class Gaussian(AbstractFamily):
         }
 
     # ------------------------------------------------------------------------------ source
+    @key_first
     def source(self, mean=0.0, cov=1.0) -> GaussianParams:
         """Generation-0 parameters from an absolute mean and covariance (variance if dim = 1).
 
@@ -215,6 +217,13 @@ class Gaussian(AbstractFamily):
         if np.any(n < lo):
             what = "n >= 2" if self.dim == 1 else f"n > dim = {self.dim}"
             raise ValueError(f"num_samples must satisfy {what}, got min {int(n.min())}")
+
+    def source_args(self, source: GaussianParams) -> dict:
+        mean, cov = self.absolute(source)
+        return {
+            "mean": np.asarray(mean, np.float64).tolist(),
+            "cov": np.asarray(cov, np.float64).tolist(),
+        }
 
     def absolute(self, params: GaussianParams) -> tuple[jax.Array, jax.Array]:
         """Absolute (mean, covariance) of a model; broadcasts over leading chain axes."""
@@ -321,6 +330,34 @@ class Gaussian(AbstractFamily):
         # A column whose chi-square has no degrees of freedom is zero (singular Wishart).
         b = jnp.where(pos[None, :], below + jnp.diag(jnp.exp(0.5 * log_chi)), 0.0)
         return self._stats_from_z(params, count, zbar, b)
+
+    # ------------------------------------------------------------------------------ point buffers
+    has_points = True
+
+    def sample_points(self, key, params, num_samples) -> jax.Array:
+        """``[num_samples, dim]`` draws in the source's standardised frame (the frame of the
+        carry; ``sample`` maps them to absolute values). Used by buffer policies."""
+        z = normals(uniforms(key, num_samples, (self.dim,), params.mean.dtype))
+        return params.mean + jnp.exp(self._log_scale_sampling(params)) * (z @ params.shape.T)
+
+    def points_stats(self, points, mask) -> GaussianStats:
+        """Statistics of the masked points of ``sample_points`` (standardised frame)."""
+        dt = points.dtype
+        w = mask.astype(dt)[:, None]
+        count = dsum(mask.astype(dt), 0)
+        mean = dsum(points * w, 0) / jnp.maximum(count, 1)
+        dev = (points - mean) * w
+        if self.dim == 1:
+            ss = dsum(dev[:, 0] * dev[:, 0], 0)
+            log_scale = jnp.where(ss > 0, 0.5 * jnp.log(jnp.where(ss > 0, ss, 1.0)), -jnp.inf)
+            return GaussianStats(count=count, mean=mean, log_scale=log_scale,
+                                 shape=jnp.ones((1, 1), dt))
+        r = jnp.linalg.qr(dev, mode="r")[: self.dim]
+        if r.shape[0] < self.dim:
+            r = jnp.concatenate([r, jnp.zeros((self.dim - r.shape[0], self.dim), dt)], axis=0)
+        sign = jnp.where(jnp.diag(r) < 0, -1.0, 1.0)
+        factor, log_norm = self._normalise_factor((r * sign[:, None]).T)
+        return GaussianStats(count=count, mean=mean, log_scale=log_norm, shape=factor)
 
     # ------------------------------------------------------------------------------ pooling
     def empty_stats(self, params) -> GaussianStats:
@@ -441,6 +478,4 @@ class Gaussian(AbstractFamily):
 
     # ------------------------------------------------------------------------------ theory
     def predictions(self, config, overrides: dict | None = None) -> list[Prediction]:
-        from ._gaussian_predictions import gaussian_predictions
-
         return gaussian_predictions(self, config, overrides or {})

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import ClassVar
 
 import equinox as eqx
 import jax
@@ -42,9 +41,10 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import ndtr
 
-from .._det import dsum
-from .._random import log_chisquare_sample
-from ..family import AbstractFamily
+from .._batch_invariant import dsum, dsum_last
+from .._random import log_chisquare_sample, normals, uniforms
+from ..family import AbstractFamily, key_first
+from ._mixture_predictions import mixture_predictions
 
 ESTIMATORS = {"mle": 0, "unbiased": 1}
 COVARIANCES = ("full", "diag")
@@ -115,7 +115,7 @@ def _check_float(name, value, lo, lo_open=True):
 
 
 # ------------------------------------------------------------------------ plain math helpers
-# Every float reduction below goes through the batch-invariant helpers of ``_det`` and every
+# Every float reduction below goes through the batch-invariant helpers of ``_batch_invariant`` and every
 # small matrix routine (Cholesky, triangular solve) is unrolled into elementwise arithmetic: a
 # chain's numbers then do not depend on how many chains run beside it or on the device layout
 # (DESIGN.md section 3), and no LAPACK custom call runs inside the kernel. (Two batched LAPACK
@@ -318,27 +318,6 @@ class GaussianMixture(AbstractFamily):
     covariance_floor: float = eqx.field(static=True)
     num_heldout: int = eqx.field(static=True)
 
-    # The acceptance setting of theory/mixture.md (collapse-lab demo / list).
-    DEMO_EXPERIMENT: ClassVar[dict] = {
-        "family": {
-            "name": "gaussian_mixture",
-            "num_components": 3,
-            "dim": 1,
-            "oracle_assignments": True,
-            "num_heldout": 0,
-        },
-        "source": {
-            "weights": [0.6, 0.3, 0.1],
-            "means": [-10.0, 0.0, 10.0],
-            "covariances": [1.0, 2.0, 0.5],
-        },
-        "policy": "replace",
-        "num_chains": 20000,
-        "num_generations": 30,
-        "num_samples": 50,
-        "method": "sample",
-    }
-
     def __init__(
         self,
         num_components: int = 2,
@@ -388,6 +367,11 @@ class GaussianMixture(AbstractFamily):
         return self.oracle_assignments
 
     @property
+    def fixed_shape_stats(self) -> bool:  # type: ignore[override]
+        """EM keeps a data buffer (merge concatenates); oracle statistics have fixed shapes."""
+        return self.oracle_assignments
+
+    @property
     def offset(self) -> int:
         return ESTIMATORS[self.estimator]
 
@@ -407,6 +391,7 @@ class GaussianMixture(AbstractFamily):
         }
 
     # ------------------------------------------------------------------------------ source
+    @key_first
     def source(self, weights=None, means=None, covariances=1.0) -> MixtureParams:
         """Generation-0 parameters.
 
@@ -522,12 +507,23 @@ class GaussianMixture(AbstractFamily):
 
     # ------------------------------------------------------------------------------ sampling
     def _labels_and_normals(self, key, params, num):
-        key_label, key_z = jax.random.split(key)
+        r"""Component labels by inversion and standard normals, from one block of uniforms.
+
+        Label $k$ is drawn when $u\,c_{K-1} \in [c_{k-1}, c_k)$ for the cumulative weights
+        $c_k = \sum_{j \le k} w_j$ (summed in a fixed order): a dead component's interval is
+        empty, so it never gets a point. One uniform per label instead of K Gumbel draws (two
+        logarithms each), and the normals come from the same straight-line Threefry block.
+        """
         w = params.weights
-        logits = jnp.where(w > 0, jnp.log(jnp.where(w > 0, w, 1.0)), -jnp.inf)
-        labels = jax.random.categorical(key_label, logits, shape=(num,))
-        z = jax.random.normal(key_z, (num, self.dim), w.dtype)
-        return labels, z
+        u = uniforms(key, num, (1 + self.dim,), w.dtype)  # [num, 1 + d]
+        cum = [w[0]]
+        for k in range(1, self.num_components):
+            cum.append(cum[-1] + w[k])
+        target = u[:, 0] * cum[-1]
+        labels = jnp.zeros(num, jnp.int32)
+        for k in range(self.num_components - 1):
+            labels = labels + (target >= cum[k]).astype(jnp.int32)
+        return labels, normals(u[:, 1:])
 
     def sample(self, key, params: MixtureParams, num_samples: int) -> jax.Array:
         """Absolute samples, shape ``[num_samples, dim]``."""
@@ -706,32 +702,68 @@ class GaussianMixture(AbstractFamily):
         weights = jnp.full(k, 1.0 / k, points.dtype)
         return weights, jnp.ones(k, bool), means, cov
 
-    def _em_step(self, points, mask, state, floor):
+    def _em_step(self, points_t, mask, state, floor):
+        r"""One EM step on the points ``points_t`` [d, B] (points on the minor axis).
+
+        Shaped for speed without giving up batch invariance (benchmarks/mixture_throughput.py):
+        every array is [K, B] with the points last, so each reduction over the points is one
+        :func:`dsum` over the minor axis; responsibilities take one ``exp`` per point and
+        component (the normaliser reuses the same exponentials, no second ``exp`` or ``log``);
+        and the M-step reads the data once, accumulating $\sum r$, $\sum r (x - m)$ and
+        $\sum r (x - m)(x - m)^\top$ about the current means $m$ in one tree, then
+        $\mu' = m + \delta$, $S = \sum r (x-m)(x-m)^\top / N - \delta\delta^\top$ with
+        $\delta = \sum r (x - m) / N$. The shift is the previous EM iterate, so $\delta$ is one
+        step's move and the subtraction loses only about $\epsilon\,\delta^2 / \sigma^2$
+        relative: the fixed point is that of the two-pass update, to rounding.
+        """
         weights, alive, means, cov = state
         d, k = self.dim, self.num_components
-        eye = jnp.eye(d, dtype=points.dtype)
+        eye = jnp.eye(d, dtype=points_t.dtype)
         chol = _cholesky(cov)
         chol_diag = jnp.diagonal(chol, axis1=-2, axis2=-1)
         bad = jnp.any(chol_diag <= 0, axis=-1)  # only by rounding: the floor keeps cov PD
         chol = jnp.where(bad[:, None, None], jnp.sqrt(floor) * eye, chol)
-        diff = points[:, None, :] - means[None]  # [B, K, d]
-        y = _solve_lower(chol[None], diff)
-        log_det = 2 * dsum(jnp.log(jnp.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
-        logpdf = -0.5 * (dsum(y * y, axis=-1) + log_det[None] + d * jnp.log(2 * jnp.pi))
+        chol_diag = jnp.diagonal(chol, axis1=-2, axis2=-1)
+        log_det = 2 * dsum(jnp.log(chol_diag), axis=-1)
         log_w = jnp.log(jnp.where(alive, weights, 1.0))
-        joint = jnp.where(alive[None], log_w[None] + logpdf, -jnp.inf)
-        lse = _logsumexp(joint, axis=-1)
-        ok = jnp.isfinite(lse) & (mask > 0)
-        resp = jnp.where(ok[:, None], jnp.exp(joint - jnp.where(ok, lse, 0.0)[:, None]), 0.0)
-        resp = resp * mask[:, None]
-        soft = dsum(resp, axis=0)
+        const = jnp.where(alive, log_w - 0.5 * (log_det + d * math.log(2 * math.pi)), -jnp.inf)
+        # diff[i] = x_i - m_{k,i}, [K, B]; y = L^{-1} diff by forward substitution.
+        diff = [points_t[i][None, :] - means[:, i][:, None] for i in range(d)]
+        inv_diag = 1.0 / chol_diag
+        ys = []
+        for i in range(d):
+            acc = diff[i]
+            for j in range(i):
+                acc = acc - chol[:, i, j][:, None] * ys[j]
+            ys.append(acc * inv_diag[:, i][:, None])
+        maha = ys[0] * ys[0]
+        for i in range(1, d):
+            maha = maha + ys[i] * ys[i]
+        joint = const[:, None] - 0.5 * maha  # [K, B]; -inf for dead components
+        top = jnp.max(joint, axis=0)  # a max is exact in any order
+        top = jnp.where(jnp.isfinite(top), top, 0.0)
+        expo = jnp.exp(joint - top[None])
+        total = dsum(expo, axis=0)
+        pos = total > 0
+        resp = expo * jnp.where(pos, mask / jnp.where(pos, total, 1.0), 0.0)[None]
+        terms = [resp] + [resp * diff[i] for i in range(d)]
+        terms += [terms[1 + i] * diff[j] for i in range(d) for j in range(i + 1)]
+        sums = dsum_last(jnp.stack(terms))  # [1 + d + d(d+1)/2, K]
+        soft = sums[0]
         survive = alive & (soft >= self.min_count)
         # Never let every component die: the largest one always survives.
         survive = survive | (jnp.arange(k) == jnp.argmax(jnp.where(alive, soft, -1.0)))
         safe = jnp.where(soft > 0, soft, 1.0)
-        new_means = dsum(resp[:, :, None] * points[:, None, :], axis=0) / safe[:, None]
-        dev = (points[:, None, :] - new_means[None]) * jnp.sqrt(resp)[:, :, None]
-        scatter = dsum(dev[..., :, None] * dev[..., None, :], axis=0) / safe[:, None, None]
+        delta = jnp.stack([sums[1 + i] / safe for i in range(d)], -1)  # [K, d]
+        new_means = means + delta
+        pairs = [(i, j) for i in range(d) for j in range(i + 1)]
+        second = [[None] * d for _ in range(d)]
+        for idx, (i, j) in enumerate(pairs):
+            value = sums[1 + d + idx] / safe - delta[:, i] * delta[:, j]
+            if i == j:
+                value = jnp.maximum(value, 0.0)  # cancellation can only go below 0 by rounding
+            second[i][j] = second[j][i] = value
+        scatter = jnp.stack([jnp.stack(row, -1) for row in second], -2)  # [K, d, d]
         if self.covariance == "diag":
             scatter = scatter * eye
         relative = self.covariance_floor * _trace(scatter) / d
@@ -760,9 +792,10 @@ class GaussianMixture(AbstractFamily):
     def _estimate_em(self, stats: MixtureSampleBuffer, params) -> MixtureParams:
         points, mask = stats.points, stats.mask
         state = self._em_init(points, mask, params)
+        points_t = jnp.swapaxes(points, 0, 1)  # [d, B]: once per fit, not once per EM step
 
         def body(carry, _):
-            return self._em_step(points, mask, carry, params.floor), None
+            return self._em_step(points_t, mask, carry, params.floor), None
 
         state, _ = jax.lax.scan(body, state, None, length=self.num_em_steps)
         if self.reinit:
@@ -894,8 +927,6 @@ class GaussianMixture(AbstractFamily):
 
     # ------------------------------------------------------------------------------ theory
     def predictions(self, config, overrides: dict | None = None) -> list:
-        from ._mixture_predictions import mixture_predictions
-
         return mixture_predictions(self, config, overrides or {})
 
 

@@ -37,10 +37,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._det import dsum
-from ..family import AbstractFamily
+from .._batch_invariant import dsum
+from .._multinomial import multinomial
+from .._validate import at_most, check_key
+from ..family import AbstractFamily, check_made_by
 from ..sampling import SamplingBias
 from ..theory.ngram import stationary_context_law
+from ._ngram_predictions import ngram_predictions
 
 MODES = ("corpus", "fixed_counts")
 UNSEEN_RULES = ("keep", "uniform", "backoff")
@@ -202,8 +205,7 @@ def random_markov_source(key, vocab_size: int, order: int = 1, support_size: int
         raise ValueError(f"support_size must be an integer >= 1, got {support_size!r}")
     if not _is_number(exponent) or not math.isfinite(float(exponent)) or exponent <= 0:
         raise ValueError(f"exponent must be finite and > 0, got {exponent!r}")
-    if not (isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key)):
-        raise ValueError("key must be a typed PRNG key from jax.random.key(seed)")
+    check_key("key", key)
     num_contexts = vocab_size**order
     s = min(int(support_size), vocab_size)
     seed = np.asarray(jax.random.key_data(key)).astype(np.uint32).ravel().tolist()
@@ -351,6 +353,7 @@ class NGram(AbstractFamily):
             bias = SamplingBias(**bias)
         if not isinstance(bias, SamplingBias):
             raise ValueError(f"bias must be a collapse_lab SamplingBias, got {bias!r}")
+        at_most("top_k", bias.top_k, vocab_size, "vocab_size")
         e = eval_smoothing
         if not _is_number(e) or not 0.0 <= float(e) < 1.0:
             raise ValueError(f"eval_smoothing must lie in [0, 1), got {e!r}")
@@ -379,7 +382,7 @@ class NGram(AbstractFamily):
 
     @property
     def has_exact(self) -> bool:  # type: ignore[override]
-        return self.mode == "fixed_counts" and _multinomial_available()
+        return self.mode == "fixed_counts"
 
     @property
     def num_contexts(self) -> int:
@@ -447,8 +450,7 @@ class NGram(AbstractFamily):
         Raises:
             ValueError: naming the argument, before any tracing.
         """
-        if not (isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key)):
-            raise ValueError("key must be a typed PRNG key from jax.random.key(seed)")
+        check_key("key", key)
         p = validate_transitions(transitions, self.vocab_size, self.order)
         if not _is_int(heldout_sequences) or heldout_sequences < 1:
             raise ValueError(
@@ -492,17 +494,15 @@ class NGram(AbstractFamily):
         )
 
     def check_source(self, source) -> NGramParams:
-        if not isinstance(source, NGramParams):
-            raise ValueError(
-                "source must come from NGram.source(key, transitions), got "
-                f"{type(source).__name__}"
-            )
+        check_made_by(
+            "source",
+            source,
+            NGramParams,
+            "NGram.source(key, transitions)",
+            vocab_size=self.vocab_size,
+            order=self.order,
+        )
         info = source.info
-        if (info.vocab_size, info.order) != (self.vocab_size, self.order):
-            raise ValueError(
-                f"source has vocab_size={info.vocab_size}, order={info.order}; the family has "
-                f"vocab_size={self.vocab_size}, order={self.order}"
-            )
         if info.sparse and not self.support_restricted_ok:
             raise ValueError(
                 "source uses the support-restricted layout, which is exact only without smoothing "
@@ -623,12 +623,8 @@ class NGram(AbstractFamily):
 
     def exact_stats(self, key, params, num_samples) -> NGramStats:
         """Fixed-counts mode: every row's counts drawn from their multinomial law directly."""
-        if self.mode != "fixed_counts" or not _multinomial_available():
-            raise ValueError(
-                "method='exact' needs mode='fixed_counts' and collapse_lab._multinomial"
-            )
-        from .._multinomial import multinomial
-
+        if self.mode != "fixed_counts":
+            raise ValueError("method='exact' needs mode='fixed_counts'")
         probs = self._sampling_weights(params.probs)
         trials = jnp.asarray(self.weights_array(), jnp.int32) * jnp.asarray(num_samples, jnp.int32)
         return NGramStats(counts=multinomial(key, trials, probs).astype(jnp.int32))
@@ -756,8 +752,6 @@ class NGram(AbstractFamily):
 
     # ------------------------------------------------------------------------------ theory
     def predictions(self, config, overrides: dict | None = None) -> list:
-        from ._ngram_predictions import ngram_predictions
-
         return ngram_predictions(self, config, overrides or {})
 
 
@@ -796,10 +790,3 @@ def _tracked_transitions(layout_p, pi, num_tracked):
             break
     return np.asarray(out[:num_tracked], np.int64)
 
-
-def _multinomial_available() -> bool:
-    try:
-        from .. import _multinomial  # noqa: F401
-    except ImportError:
-        return False
-    return True

@@ -30,8 +30,9 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from .._det import dsum
-from ..family import AbstractFamily
+from .._batch_invariant import dsum
+from .._validate import at_most, check_key
+from ..family import AbstractFamily, check_made_by
 from ..sampling import SamplingBias
 from .ngram import NGram, NGramParams, _numpy_corpus_ngrams
 
@@ -296,7 +297,11 @@ class Transformer(AbstractFamily):
 
     chain_align: int = eqx.field(static=True)
 
-    has_exact = False
+    fixed_shape_stats = False  # the statistics are a token buffer
+
+    @property
+    def has_exact(self) -> bool:  # type: ignore[override]
+        return False
 
     def __init__(self, vocab_size: int, seq_len: int, d_model: int = 32, num_layers: int = 2,
                  num_heads: int = 2, num_train_steps: int = 200, batch_size: int = 32,
@@ -335,6 +340,7 @@ class Transformer(AbstractFamily):
         bias = SamplingBias() if bias is None else bias
         if not isinstance(bias, SamplingBias):
             raise ValueError(f"bias must be a collapse_lab SamplingBias, got {bias!r}")
+        at_most("top_k", bias.top_k, vocab_size, "vocab_size")
         if accumulate_capacity is not None:
             accumulate_capacity = _positive_int("accumulate_capacity", accumulate_capacity)
         self.vocab_size = int(vocab_size)
@@ -426,19 +432,15 @@ class Transformer(AbstractFamily):
         Raises:
             ValueError: naming the argument, before any tracing.
         """
-        if not (isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key)):
-            raise ValueError("key must be a typed PRNG key from jax.random.key(seed)")
-        if not isinstance(ngram_source, NGramParams):
-            raise ValueError(
-                "ngram_source must come from NGram.source(key, transitions), got "
-                f"{type(ngram_source).__name__}"
-            )
+        check_key("key", key)
+        check_made_by(
+            "ngram_source",
+            ngram_source,
+            NGramParams,
+            "NGram.source(key, transitions)",
+            vocab_size=self.vocab_size,
+        )
         ninfo = ngram_source.info
-        if ninfo.vocab_size != self.vocab_size:
-            raise ValueError(
-                f"vocab_size mismatch: ngram_source has vocab_size={ninfo.vocab_size}, the family "
-                f"has vocab_size={self.vocab_size}"
-            )
         if ninfo.order >= self.seq_len:
             raise ValueError(
                 f"seq_len ({self.seq_len}) must exceed the source's order ({ninfo.order})"
@@ -471,17 +473,14 @@ class Transformer(AbstractFamily):
         )
 
     def check_source(self, source) -> TransformerParams:
-        if not isinstance(source, TransformerParams):
-            raise ValueError(
-                "source must come from Transformer.source(key, ngram_source), got "
-                f"{type(source).__name__}"
-            )
+        check_made_by(
+            "source",
+            source,
+            TransformerParams,
+            "Transformer.source(key, ngram_source)",
+            vocab_size=self.vocab_size,
+        )
         info = source.info
-        if info.vocab_size != self.vocab_size:
-            raise ValueError(
-                f"vocab_size mismatch: source has vocab_size={info.vocab_size}, the family has "
-                f"vocab_size={self.vocab_size}"
-            )
         if info.heldout.shape[1] != self.seq_len:
             raise ValueError(
                 f"seq_len mismatch: source was built for seq_len={info.heldout.shape[1]}, the "

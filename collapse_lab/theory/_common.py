@@ -14,14 +14,34 @@ def estimator_offset(estimator: str) -> int:
     return ESTIMATOR_OFFSET[estimator]
 
 
-def as_generations(t) -> tuple[np.ndarray, bool]:
-    """``t`` as a 1-D int array of generations >= 0, and whether it was a scalar."""
+def as_generations(t, name: str = "t") -> tuple[np.ndarray, bool]:
+    """``t`` as a 1-D int array of generations >= 0, and whether it was a scalar.
+
+    Generations are counts: a non-integer (``2.7``), NaN, infinite or boolean ``t`` raises
+    ``ValueError`` instead of being truncated. Integer-valued floats (``3.0``) are accepted.
+    """
     arr = np.asarray(t)
     scalar = arr.ndim == 0
-    arr = np.atleast_1d(arr).astype(np.int64)
+    arr = np.atleast_1d(arr)
+    if arr.dtype == bool or not (
+        np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
+    ):
+        raise ValueError(f"{name} must be an integer generation >= 0, got {t!r}")
+    if np.issubdtype(arr.dtype, np.floating) and not (
+        np.all(np.isfinite(arr)) and np.all(arr == np.floor(arr))
+    ):
+        raise ValueError(f"{name} must be an integer generation >= 0, got {t!r}")
+    arr = arr.astype(np.int64)
     if np.any(arr < 0):
-        raise ValueError(f"t must be >= 0, got {t!r}")
+        raise ValueError(f"{name} must be >= 0, got {t!r}")
     return arr, scalar
+
+
+def generation(t, name: str = "t") -> int:
+    """One generation ``t`` as a Python int >= 0 (rejects non-integers instead of truncating)."""
+    if np.ndim(t) != 0:
+        raise ValueError(f"{name} must be a single generation, got shape {np.shape(t)}")
+    return int(as_generations(t, name)[0][0])
 
 
 def schedule(n, t_max: int) -> np.ndarray:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import optimize, special
 
-from ._common import as_generations, cumulative, estimator_offset, schedule, shape_out
+from ._common import as_generations, cumulative, estimator_offset, generation, schedule, shape_out
 
 __all__ = [
     "expected_variance",
@@ -154,7 +154,7 @@ def log_variance_cdf(x, t, n, estimator="mle", temperature=1.0):
     chosen so that the aliasing and truncation errors are below about 1e-12
     (theory/gaussian.md#g6). ``t`` must be a single generation here.
     """
-    t = int(t)
+    t = generation(t)
     if t < 0:
         raise ValueError(f"t must be >= 0, got {t}")
     c = estimator_offset(estimator)
@@ -206,7 +206,7 @@ def log_variance_quantile(q, t, n, estimator="mle", temperature=1.0):
     """
     if not 0 < q < 1:
         raise ValueError(f"q must lie in (0, 1), got {q!r}")
-    t = int(t)
+    t = generation(t)
     if t == 0:
         return 0.0
     mean = float(expected_log_variance(t, n, estimator, 1.0, temperature))
@@ -377,3 +377,172 @@ def stationary_fresh(n, alpha, estimator="mle", sigma2_0=1.0):
         return sigma2_0 * (1 - r), sigma2_0 * r
     d = sigma2_0 / (n * (1 - (1 - a) ** 2 * n / (n - 1)))
     return sigma2_0 + (1 - a) * n * d / (n - 1), d
+
+
+# ------------------------------------------------------------------------ policies (issue 13)
+def _split_step(s, d, n, e_fresh, e_syn, e_cross, e_syn2, c, sigma2_0, temperature):
+    """One step of the X6 recursion averaged over a random split (E n_r, E n_s, E n_r n_s,
+    E n_s^2 given; the split is independent of the past). Linear in (s, d)."""
+    group = e_fresh * sigma2_0 + e_syn * temperature * s
+    s_next = ((1 - 1 / n) * group + (e_cross / n) * d) / (n - c)
+    d_next = (e_syn2 / n**2) * d + group / n**2
+    return s_next, d_next
+
+
+def _split_path(t_max, n, n_fresh, estimator, sigma2_0, temperature, mix_alpha=None):
+    c = estimator_offset(estimator)
+    ns = schedule(n, t_max)
+    fr = schedule(n_fresh, t_max) if mix_alpha is None else None
+    s = np.empty(t_max + 1)
+    d = np.empty(t_max + 1)
+    s[0], d[0] = sigma2_0, 0.0
+    for k in range(t_max):
+        nk = ns[k]
+        if mix_alpha is None:
+            nr = float(fr[k])
+            moments = (nr, nk - nr, nr * (nk - nr), (nk - nr) ** 2)
+        else:
+            a = float(mix_alpha)
+            moments = (nk * a, nk * (1 - a), nk * (nk - 1) * a * (1 - a),
+                       nk * a * (1 - a) + (nk * (1 - a)) ** 2)
+        s[k + 1], d[k + 1] = _split_step(s[k], d[k], nk, *moments, c, sigma2_0, temperature)
+    return s, d
+
+
+def expected_variance_split(t, n, n_fresh, estimator="mle", sigma2_0=1.0, temperature=1.0):
+    r"""$E[\sigma^2_t]$ (trace if d > 1) with a per-generation fresh count ``n_fresh[k]`` (a
+    schedule; X6 with $n_r$ varying). Refresh(every=k) is the schedule $n_r = n$ at generations
+    1, 1 + k, ... and 0 between (theory/gaussian.md#p1). **Exact.**"""
+    ts, scalar, _, _ = _steps(t, n, estimator, temperature)
+    s, _ = _split_path(int(ts.max()), n, n_fresh, estimator, sigma2_0, temperature)
+    return shape_out(s[ts], scalar)
+
+
+def expected_mean_drift2_split(t, n, n_fresh, estimator="mle", sigma2_0=1.0, temperature=1.0):
+    r"""$E\lVert\mu_t-\mu_0\rVert^2$ with a per-generation fresh count (see
+    :func:`expected_variance_split`; theory/gaussian.md#p1). **Exact.**"""
+    ts, scalar, _, _ = _steps(t, n, estimator, temperature)
+    _, d = _split_path(int(ts.max()), n, n_fresh, estimator, sigma2_0, temperature)
+    return shape_out(d[ts], scalar)
+
+
+def expected_variance_mix(t, n, alpha, estimator="mle", sigma2_0=1.0, temperature=1.0):
+    r"""$E[\sigma^2_t]$ when each of the n points is a source draw with probability alpha
+    (per-sample Bernoulli mixture, X2): the X6 step averaged over $n_r \sim
+    \mathrm{Binomial}(n, \alpha)$, using $E n_r n_s = n(n-1)\alpha(1-\alpha)$ and
+    $E n_s^2 = n\alpha(1-\alpha) + n^2(1-\alpha)^2$ (theory/gaussian.md#p2). **Exact.**"""
+    ts, scalar, _, _ = _steps(t, n, estimator, temperature)
+    s, _ = _split_path(int(ts.max()), n, None, estimator, sigma2_0, temperature, alpha)
+    return shape_out(s[ts], scalar)
+
+
+def expected_mean_drift2_mix(t, n, alpha, estimator="mle", sigma2_0=1.0, temperature=1.0):
+    r"""$E\lVert\mu_t-\mu_0\rVert^2$ under the Bernoulli(alpha) mixture (X2;
+    theory/gaussian.md#p2). **Exact.**"""
+    ts, scalar, _, _ = _steps(t, n, estimator, temperature)
+    _, d = _split_path(int(ts.max()), n, None, estimator, sigma2_0, temperature, alpha)
+    return shape_out(d[ts], scalar)
+
+
+def _subsample_path(t_max, n, size, estimator, sigma2_0, temperature):
+    """Exact linear recursion for AccumulateSubsample (theory/gaussian.md#p3).
+
+    State before step k: pool of N points with E[M2] = M, E[pool mean^2] = Q; model with
+    E[sigma^2] = v, E[mu^2] = D (source frame, mu_0 = 0)."""
+    c = estimator_offset(estimator)
+    ns = schedule(n, t_max)
+    lam = temperature
+    s = np.empty(t_max + 1)
+    d = np.empty(t_max + 1)
+    s[0], d[0] = sigma2_0, 0.0
+    pool, big_m, q = 0.0, 0.0, 0.0
+    for k in range(t_max):
+        nk = float(ns[k])
+        m = float(nk if size is None else size)
+        v, dd = s[k], d[k]
+        new = pool + nk
+        if pool == 0:
+            big_m_new = (nk - 1) * lam * v
+            q_new = dd + lam * v / nk
+        else:
+            # E(mu_t - pool mean)^2 for a subsample mean drawn without replacement from the pool
+            gap = (pool - m) / (m * pool * (pool - 1)) * big_m
+            big_m_new = big_m + (nk - 1) * lam * v + (pool * nk / new) * (gap + lam * v / nk)
+            # E[mu_t * pool mean] = E[pool mean^2] (the subsample mean is unbiased for it)
+            q_new = (pool**2 * q + 2 * pool * nk * q + nk**2 * (dd + lam * v / nk)) / new**2
+        s[k + 1] = (m - 1) / (m - c) * big_m_new / (new - 1)
+        d[k + 1] = q_new + (new - m) / (m * new * (new - 1)) * big_m_new
+        pool, big_m, q = new, big_m_new, q_new
+    return s, d
+
+
+def expected_variance_subsample(t, n, size=None, estimator="mle", sigma2_0=1.0,
+                                temperature=1.0):
+    r"""$E[\sigma^2_t]$ (trace if d > 1) under AccumulateSubsample: every batch joins the pool,
+    generation t+1 is fit on ``size`` points (default $n_t$) drawn without replacement from the
+    pool of $N'$ points. With the pool's scatter $M$ and the finite-population identities
+    $E[s^2_{m-1}] = M/(N'-1)$, $\mathrm{Var}(\bar x_m) = (N'-m)M/(mN'(N'-1))$:
+    $E\sigma^2_{t+1} = \frac{m-1}{m-c}\frac{E M'}{N'-1}$,
+    $EM' = EM + (n-1)\lambda v_t + \frac{Nn}{N'}[\frac{N-m}{mN(N-1)}EM + \lambda v_t/n]$.
+    **Exact** linear recursion (theory/gaussian.md#p3). Reference: Schaeffer, Kazdan, Koyejo et
+    al. (2025), arXiv 2410.16713 (simulated the same policy)."""
+    ts, scalar, _, _ = _steps(t, n, estimator, temperature)
+    s, _ = _subsample_path(int(ts.max()), n, size, estimator, sigma2_0, temperature)
+    return shape_out(s[ts], scalar)
+
+
+def expected_mean_drift2_subsample(t, n, size=None, estimator="mle", sigma2_0=1.0,
+                                   temperature=1.0):
+    r"""$E\lVert\mu_t-\mu_0\rVert^2$ under AccumulateSubsample (theory/gaussian.md#p3). Exact."""
+    ts, scalar, _, _ = _steps(t, n, estimator, temperature)
+    _, d = _subsample_path(int(ts.max()), n, size, estimator, sigma2_0, temperature)
+    return shape_out(d[ts], scalar)
+
+
+def _window_path(t_max, n, w, estimator, sigma2_0, temperature):
+    """Exact recursion for Window(w) (theory/gaussian.md#p4): batch-mean cross moments
+    G[s, r] = E[xbar_s xbar_r] for |s - r| < w, model moments v_s = E sigma^2_s, D_s = E mu_s^2."""
+    c = estimator_offset(estimator)
+    ns = schedule(n, t_max).astype(np.float64)
+    lam = temperature
+    s = np.empty(t_max + 1)
+    d = np.empty(t_max + 1)
+    s[0], d[0] = sigma2_0, 0.0
+    g = {}
+
+    def gg(a, b):
+        return g[(a, b)] if a >= b else g[(b, a)]
+
+    for k in range(t_max):
+        # batch k is drawn from model k, which was fit on batches prev = max(0, k-w) .. k-1
+        prev = range(max(0, k - w), k)
+        for r in range(max(0, k - w + 1), k):
+            g[(k, r)] = sum(ns[q] * gg(q, r) for q in prev) / sum(ns[q] for q in prev)
+        g[(k, k)] = d[k] + lam * s[k] / ns[k]
+        window = range(max(0, k - w + 1), k + 1)
+        total = sum(ns[q] for q in window)
+        mu2 = sum(ns[a] * ns[b] * gg(a, b) for a in window for b in window) / total**2
+        scatter = sum((ns[q] - 1) * lam * s[q] + ns[q] * g[(q, q)] for q in window)
+        s[k + 1] = (scatter - total * mu2) / (total - c)
+        d[k + 1] = mu2
+    return s, d
+
+
+def expected_variance_window(t, n, w, estimator="mle", sigma2_0=1.0, temperature=1.0):
+    r"""$E[\sigma^2_t]$ (trace if d > 1) under Window(w): generation t+1 is fit on the batches
+    drawn from generations $t-w+1..t$. Pool scatter = within-batch scatter + between-batch
+    scatter; with $G_{sr} = E[\bar x_s \bar x_r]$ (source frame) the recursion is linear:
+    $G_{ss} = D_s + \lambda v_s/n_s$, $G_{sr} = \sum_{q \in W(s-1)} n_q G_{qr}/N$ for $s > r$,
+    $D_{t+1} = \sum_{q,q'} n_q n_{q'} G_{qq'}/N^2$,
+    $v_{t+1} = [\sum_q ((n_q-1)\lambda v_q + n_q G_{qq}) - N D_{t+1}]/(N-c)$.
+    **Exact** (theory/gaussian.md#p4). Window(1) is Replace."""
+    ts, scalar, _, _ = _steps(t, n, estimator, temperature)
+    s, _ = _window_path(int(ts.max()), n, int(w), estimator, sigma2_0, temperature)
+    return shape_out(s[ts], scalar)
+
+
+def expected_mean_drift2_window(t, n, w, estimator="mle", sigma2_0=1.0, temperature=1.0):
+    r"""$E\lVert\mu_t-\mu_0\rVert^2$ under Window(w) (theory/gaussian.md#p4). **Exact.**"""
+    ts, scalar, _, _ = _steps(t, n, estimator, temperature)
+    _, d = _window_path(int(ts.max()), n, int(w), estimator, sigma2_0, temperature)
+    return shape_out(d[ts], scalar)

@@ -30,7 +30,7 @@ import functools
 import numpy as np
 from scipy import special, stats
 
-from ._common import as_generations, estimator_offset, schedule, shape_out
+from ._common import as_generations, estimator_offset, generation, schedule, shape_out
 
 __all__ = [
     "count_transition",
@@ -130,7 +130,7 @@ def _forward(ts, ns, w, factor=None):
 def count_distribution(t, n, w) -> np.ndarray:
     r"""Law of the count $N_{k,t-1}$ behind generation t's weight $w_{k,t} = N_{k,t-1}/n_{t-1}$,
     as a pmf over $0..n_{t-1}$ (exact; theory/mixture.md#m1). ``t`` is a single generation >= 1."""
-    t = int(t)
+    t = generation(t)
     if t < 1:
         raise ValueError(f"t must be >= 1, got {t}")
     ts, _, ns = _sizes(t, n)

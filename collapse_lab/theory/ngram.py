@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from ._common import as_generations, schedule, shape_out
+from ._common import as_generations, generation, schedule, shape_out
 
 __all__ = [
     "stationary_context_law",
@@ -204,7 +204,7 @@ def count_distribution(t: int, n, p0, n_synthetic=None) -> np.ndarray:
     Returns:
         ``[M, n_{t-1} + 1]`` float64 probabilities of $C_t = 0, 1, \dots$; $P_t = C_t/n_{t-1}$.
     """
-    t = int(t)
+    t = generation(t)
     if t < 1:
         raise ValueError(f"t must be >= 1, got {t}")
     return _propagate(t, n, p0, n_synthetic, record_zero=False)[0]

@@ -37,7 +37,7 @@ import math
 import numpy as np
 from scipy import special, stats
 
-from ._common import as_generations, cumulative, schedule, shape_out
+from ._common import as_generations, cumulative, generation, schedule, shape_out
 
 __all__ = [
     "expected_probability",
@@ -686,7 +686,7 @@ def temperature_map(p, tau, t=1):
     p = _probs(p, name="p", vector=True)
     if not tau > 0:
         raise ValueError(f"tau must be > 0, got {tau!r}")
-    return _softmax(_logits(p) * float(tau) ** (-int(t)))
+    return _softmax(_logits(p) * float(tau) ** (-generation(t)))
 
 
 def top_k_map(p, k):
@@ -752,7 +752,7 @@ def iterate_bias(p, t, **bias):
     infinite-sample limit of a biased chain (catalogue section 7). With finite n the
     Wright-Fisher noise of section 4 is added on top (no closed form)."""
     out = [_probs(p, name="p", vector=True)]
-    for _ in range(int(t)):
+    for _ in range(generation(t)):
         out.append(bias_map(out[-1], **bias))
     return np.asarray(out)
 
@@ -780,3 +780,127 @@ def tale_of_tails_error(p, num_samples, k=None):
     p = _probs(p, name="p", vector=True)
     q = p if k is None else top_k_map(p, k)
     return float(np.sum(p * (1 - q) ** int(num_samples)))
+
+
+# ------------------------------------------------------------------------ policies (issue 13)
+# Second moments E[p_{i,t}^2] of the model under the issue-13 policies. Every recursion is affine
+# in (mean, second moments), so applying it to a vector of (lumped) source probabilities gives
+# each entry's E[p^2]; summing over all categories gives E[sum_i p_i^2] = 1 - E[H_t]. The mean is
+# a martingale in every case: E[p_{i,t}] = pi_i. No sampling bias, no smoothing.
+def subsample_second_moment(t, n, p0, size=None):
+    r"""$E[p_{i,t}^2]$ under AccumulateSubsample (theory/wright_fisher.md#p3): the pool keeps every
+    batch (counts $C$, total $N$), generation t+1 is fit on ``size`` = m tokens (default $n_t$)
+    drawn without replacement from the pool (multivariate hypergeometric). With $S$ the pool's
+    $E[Q_i^2]$ ($Q = C/N$) and $s$ the model's $E[p_i^2]$:
+    $S' = [N^2 S + 2nN S + n\pi_i + n(n-1)s]/N'^2$ (the cross term $E[Q_i p_i] = S$ because the
+    subsample is unbiased for the pool), $s' = S' + \frac{N'-m}{m(N'-1)}(\pi_i - S')$. **Exact.**
+    """
+    ts, scalar, ns = _sizes(t, n)
+    p = np.atleast_1d(_probs(p0))
+    t_max = int(ts.max()) if ts.size else 0
+    out = [p * p]
+    big_s = np.zeros_like(p)
+    s = p * p
+    pool = 0.0
+    for k in range(t_max):
+        nk = float(ns[k])
+        m = nk if size is None else float(size)
+        new = pool + nk
+        big_s = (pool**2 * big_s + 2 * nk * pool * big_s + nk * p + nk * (nk - 1) * s) / new**2
+        s = big_s + ((new - m) / (m * (new - 1)) if new > 1 else 0.0) * (p - big_s)
+        out.append(s)
+        pool = new
+    return _rows(out, ts, scalar)
+
+
+def window_second_moment(t, n, p0, w):
+    r"""$E[p_{i,t}^2]$ under Window(w) (theory/wright_fisher.md#p4): generation t+1 is fit on the
+    batches drawn from generations $t-w+1..t$. With $G_{sr} = E[b_{s,i} b_{r,i}]$ for batch
+    frequencies $b$: $G_{ss} = s_s + (\pi_i - s_s)/n_s$, $G_{sr} = \sum_{q\in W(s-1)} n_q G_{qr}/N$
+    ($s > r$), $s_{t+1} = \sum_{q,q'} n_q n_{q'} G_{qq'}/N^2$. **Exact**; Window(1) = Replace."""
+    ts, scalar, ns = _sizes(t, n)
+    p = np.atleast_1d(_probs(p0))
+    w = int(w)
+    t_max = int(ts.max()) if ts.size else 0
+    s = [p * p]
+    g = {}
+
+    def gg(a, b):
+        return g[(a, b)] if a >= b else g[(b, a)]
+
+    for k in range(t_max):
+        prev = range(max(0, k - w), k)
+        for r in range(max(0, k - w + 1), k):
+            g[(k, r)] = sum(ns[q] * gg(q, r) for q in prev) / sum(ns[q] for q in prev)
+        g[(k, k)] = s[k] + (p - s[k]) / ns[k]
+        window = range(max(0, k - w + 1), k + 1)
+        total = sum(float(ns[q]) for q in window)
+        s.append(sum(ns[a] * ns[b] * gg(a, b) for a in window for b in window) / total**2)
+    return _rows(s, ts, scalar)
+
+
+def fixed_real_second_moment(t, n, p0, n_real):
+    r"""$E[p_{i,t}^2]$ under FixedReal (theory/wright_fisher.md#p5): a real set of $r$ tokens
+    (frequencies $\rho \sim \mathrm{Mult}(r, \pi)/r$, drawn once at generation 1) joins
+    $a_t = n_t - r$ model draws in every training set; model 0 is the source itself (unlike X3,
+    which starts from the real set's MLE). $E\rho_i^2 = \pi_i^2 + \pi_i(1-\pi_i)/r$,
+    $s_{t+1} = [r^2E\rho^2 + 2ra\,c_t + a^2(s_t + (\pi_i - s_t)/a)]/n^2$,
+    $c_{t+1} = E[\rho_i p_{i,t+1}] = (rE\rho^2 + a c_t)/n$, $s_0 = c_0 = \pi_i^2$. **Exact.**"""
+    ts, scalar, ns = _sizes(t, n)
+    p = np.atleast_1d(_probs(p0))
+    r = float(n_real)
+    t_max = int(ts.max()) if ts.size else 0
+    rho2 = p * p + (p - p * p) / r if r > 0 else p * p
+    s, c = p * p, p * p
+    out = [s]
+    for k in range(t_max):
+        nk = float(ns[k])
+        a = nk - r
+        syn2 = s + (p - s) / a if a > 0 else s
+        s, c = (r * r * rho2 + 2 * r * a * c + a * a * syn2) / nk**2, (r * rho2 + a * c) / nk
+        out.append(s)
+    return _rows(out, ts, scalar)
+
+
+def verified_map(p, accept, t=1):
+    r"""The verifier's reweighting $p \mapsto a \odot p / (a \cdot p)$ applied t times:
+    $p_t \propto a^t p$ (theory/wright_fisher.md#p6). One step is the **exact** law of the kept
+    tokens' frequencies' mean ($E p_1 = a\odot p_0/(a\cdot p_0)$); iterated, it is the
+    deterministic (large-n) path, **approximate**."""
+    p = np.atleast_1d(_probs(p))
+    a = np.asarray(accept, dtype=np.float64)
+    if a.shape != p.shape or np.any(a < 0) or np.any(a > 1):
+        raise ValueError(f"accept must hold {p.size} probabilities in [0, 1]")
+    w = p * a ** int(t)
+    total = w.sum()
+    if total <= 0:
+        raise ValueError("the verifier rejects every category of the support")
+    return w / total
+
+
+def best_of_k_map(p, reward, k, t=1):
+    r"""Best-of-k curation map applied t times (theory/wright_fisher.md#p7):
+    $c_i(p) = \frac{p_i}{p_{G(i)}}\big(F_\le(r_i)^k - F_<(r_i)^k\big)$, $F_\le(r) =
+    \sum_{r_j \le r} p_j$, ties uniform. One step is the **exact** law of a kept token;
+    iterated it is the deterministic (large-n) path, **approximate**. It concentrates on the
+    reward's maximisers (Ferbach et al. 2024): the mass off them, $\varepsilon$, maps to
+    exactly $\varepsilon^k$ per step of the map."""
+    q = np.atleast_1d(_probs(p)).astype(np.float64)
+    r = np.asarray(reward, dtype=np.float64)
+    if r.shape != q.shape or not np.all(np.isfinite(r)):
+        raise ValueError(f"reward must hold {q.size} finite numbers")
+    if int(k) < 1:
+        raise ValueError(f"k must be >= 1, got {k!r}")
+    le_mask = (r[None, :] <= r[:, None]).astype(np.float64)
+    lt_mask = (r[None, :] < r[:, None]).astype(np.float64)
+    for _ in range(int(t)):
+        le, lt = le_mask @ q, lt_mask @ q
+        group = le - lt
+        q = np.where(group > 0, q / np.where(group > 0, group, 1.0) * (le**k - lt**k), 0.0)
+        q = q / q.sum()
+    return q
+
+
+def _rows(values, ts, scalar):
+    out = np.stack(values)[ts]
+    return out[0] if scalar else out

@@ -9,14 +9,17 @@ False-failure rates (under a correct implementation):
 * one-sample KS tests of generation 1 against its exact law (sample path, 3 tests; exact path,
   2 tests): FALSE_ALARM / 6 each, below 1e-4 in total;
 so the file fails spuriously with probability below about 5e-4. Seeds are fixed.
-Negative controls (a wrong formula or a regime outside the theory must be *rejected*) are
-asserted only where the predicted shift is many standard errors (|z| > 10 in the runs recorded in
-theory/mixture.md), so they fail to reject with negligible probability.
+Negative controls (a wrong formula, a wrong n, or a regime outside the theory must be
+*rejected*) go through ``tests/_controls.assert_rejects``: the table is non-empty, the targeted
+rows are present, and at least one of them fails. Each targets a shift of many standard errors
+(|z| > 10 in the runs recorded in theory/mixture.md; the wrong-n controls move the weight and
+loss rows by more than 10 standard errors), so each fails to reject with negligible probability.
 """
 
 import jax
 import numpy as np
 import pytest
+from _controls import assert_rejects
 from scipy import stats
 
 import collapse_lab as cl
@@ -70,12 +73,18 @@ def test_acceptance_oracle_exact_rows_pass(oracle_run):
     assert {"P(comp 0 lost)", "P(comp 1 lost)", "P(comp 2 lost)", "P(one left)"} <= labels
 
 
+def test_wrong_n_is_rejected_by_weight_and_loss_rows(oracle_run):
+    """Negative control: n = 25 for n = 50 in the weight (M2) and loss/one-left (M3) formulas,
+    on the same chains; each family of rows is rejected."""
+    wrong = cl.check(oracle_run, false_alarm=FALSE_ALARM, overrides={"num_samples": N // 2})
+    assert_rejects(wrong, rows={"formula": ["M2", "M3"]}, each=True)
+
+
 def test_rule_of_thumb_is_rejected_on_the_same_chains(oracle_run):
     """Negative control: 'component k behaves like a Gaussian fit on n w_k points'."""
     wrong = cl.check(oracle_run, false_alarm=FALSE_ALARM, overrides={"rule_of_thumb": True})
-    assert not wrong.attrs["passed"]
-    failed = wrong[~wrong["pass"]]
-    assert set(failed["formula"]) == {"RT"}  # only the replaced rows fail
+    failed = assert_rejects(wrong, rows={"formula": "RT"})
+    assert set(wrong.loc[~wrong["pass"], "formula"]) == {"RT"}  # only the replaced rows fail
     # the rule is rejected for every component, and by a wide margin for the smallest one
     assert {q.split("_")[1][0] for q in failed["quantity"]} == {"0", "1", "2"}
     assert failed["z"].abs().max() > 20
@@ -110,7 +119,10 @@ def test_exact_path_2d_trace_law_and_weights(oracle_exact_2d):
     assert table.attrs["passed"], table[~table["pass"]]
     assert {"M2", "M3", "M4", "M6"} <= set(table["formula"])
     wrong = cl.check(oracle_exact_2d, false_alarm=FALSE_ALARM, overrides={"rule_of_thumb": True})
-    assert not wrong.attrs["passed"]
+    assert_rejects(wrong, rows={"formula": "RT"})
+    # weights (M2) and losses (M3) with half the sample size, on the same chains
+    wrong_n = cl.check(oracle_exact_2d, false_alarm=FALSE_ALARM, overrides={"num_samples": N // 2})
+    assert_rejects(wrong_n, rows={"formula": ["M2", "M3"]}, each=True)
 
 
 def test_exact_path_one_step_law_2d(oracle_exact_2d):
@@ -153,6 +165,10 @@ def test_em_well_separated_within_stated_tolerance(em_runs):
     assert not table["exact"].any()  # EM rows are tagged approximate
     assert table.attrs["passed"], table[~table["pass"]]
     assert {"M2", "M3", "M4", "M5"} <= set(table["formula"])
+    # negative control on the same chains: half the sample size moves the weight-variance and
+    # loss rows far outside their bands
+    wrong = cl.check(result, false_alarm=FALSE_ALARM, overrides={"num_samples": N // 2})
+    assert_rejects(wrong, rows={"formula": ["M2", "M3"]}, each=True)
 
 
 @pytest.mark.parametrize("sep", [8.0, 2.0])
@@ -177,5 +193,5 @@ def test_em_never_nan_and_covariances_stay_positive_definite(em_runs, sep):
 def test_em_overlapping_components_are_rejected(em_runs):
     """Negative control: at 2 sigma EM merges components and the separated-limit rows fail."""
     table = cl.check(em_runs[2.0], false_alarm=FALSE_ALARM)
-    assert not table.attrs["passed"]
-    assert (~table["pass"]).sum() >= 10
+    failed = assert_rejects(table, rows={"formula": ["M2", "M3", "M4", "M5"]})
+    assert len(failed) >= 10

@@ -7,15 +7,18 @@ False-failure rates (under a correct implementation), all across INDEPENDENT cha
 * the NumPy Monte Carlo checks of the recursions: |z| < 5 on 6 statistics -> 6 * 5.7e-7;
 so the file fails spuriously with probability below about 7e-4. The corpus rows are approximate
 (tolerance bands, theory/ngram.md#corpus) and can only fail if the measured error regime is wrong.
-Seeds are fixed, so runs are reproducible. Negative controls assert that a deliberately wrong
-formula (n + 1 draws, the wrong fresh fraction, half the corpus) is rejected by the same
-statistics on the same chains; the predicted shifts are at least 8 standard errors.
+Seeds are fixed, so runs are reproducible. Negative controls assert, through
+``tests/_controls.assert_rejects`` (non-empty table, targeted rows present, then rejection), that
+a deliberately wrong formula (n + 1 draws, the wrong fresh fraction, half the corpus) is rejected
+by the same statistics on the same chains, the exact path included; the predicted shifts are at
+least 8 standard errors.
 The hypothesis tests are deterministic identities between two independent derivations.
 """
 
 import jax
 import numpy as np
 import pytest
+from _controls import assert_rejects
 from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
@@ -58,11 +61,10 @@ def test_fixed_counts_replace_exact_rows(replace_run):
     assert _formulas(table, True) == {"W1", "W2", "W3", "W5"}
     # negative control: n + 1 draws per context where n belongs
     wrong = cl.check(replace_run, false_alarm=FALSE_ALARM, overrides={"num_samples": N_DRAWS + 1})
-    assert not wrong.attrs["passed"]
-    assert _formulas(wrong, False) >= {"W2", "W3", "W5"}
+    assert_rejects(wrong, rows={"formula": ["W2", "W3", "W5"]}, each=True)
     # negative control: every context weight 1 (ignores the doubled rows)
     flat = cl.check(replace_run, false_alarm=FALSE_ALARM, overrides={"context_weights": [1] * V})
-    assert not flat.attrs["passed"]
+    assert_rejects(flat, rows={"exact": True})
 
 
 @pytest.mark.skipif(not cl.NGram(2, 1, mode="fixed_counts").has_exact,
@@ -73,6 +75,12 @@ def test_exact_path_matches_theory_and_sample_path(fixed, replace_run):
                           num_samples=N_DRAWS, method="exact")
     table = cl.check(exact, false_alarm=FALSE_ALARM, overrides={"generations": [1, 5, 30]})
     assert table.attrs["passed"], table[~table["pass"]]
+    # negative control on the exact path's chains: n + 1 draws per context
+    wrong = cl.check(
+        exact, false_alarm=FALSE_ALARM,
+        overrides={"generations": [1, 5, 30], "num_samples": N_DRAWS + 1},
+    )
+    assert_rejects(wrong, rows={"formula": ["W2", "W3", "W5"]})
     # sample path and exact path: same law of the final heterozygosity (two-sample KS)
     a = replace_run.observables["heterozygosity"][:, -1]
     b = exact.observables["heterozygosity"][:, -1]
@@ -86,13 +94,13 @@ def test_fixed_counts_fresh_and_accumulate(fixed):
     table = cl.check(fresh, false_alarm=FALSE_ALARM)
     assert table.attrs["passed"], table[~table["pass"]]
     wrong = cl.check(fresh, false_alarm=FALSE_ALARM, overrides={"alpha": 0.0})
-    assert not wrong.attrs["passed"]
+    assert_rejects(wrong, rows={"exact": True})
     acc = cl.run_chains(jax.random.key(14), fam, src, policy=cl.Accumulate(), num_chains=1500,
                         num_generations=20, num_samples=N_DRAWS)
     table = cl.check(acc, false_alarm=FALSE_ALARM)
     assert table.attrs["passed"], table[~table["pass"]]
     wrong = cl.check(acc, false_alarm=FALSE_ALARM, overrides={"num_samples": N_DRAWS - 3})
-    assert not wrong.attrs["passed"]
+    assert_rejects(wrong, rows={"exact": True})
     # deterministic: every model is a count fit on w_a * N draws (rows on a 1/(w_a N) grid),
     # and no run ever leaves the source support
     weights = np.asarray(fam.weights_array())[:, None]
@@ -116,7 +124,7 @@ def test_corpus_mode_approximate_rows():
     assert table.attrs["passed"], table[~table["pass"]]
     # negative control: half the corpus size in the formula
     wrong = cl.check(run, false_alarm=FALSE_ALARM, overrides={"num_samples": 5})
-    assert not wrong.attrs["passed"]
+    assert_rejects(wrong, rows={"exact": False})
 
 
 # ------------------------------------------------------------------ theory self-consistency

@@ -4,14 +4,16 @@ Every test runs independent chains with a fixed key and calls ``check()`` (z acr
 fourth-moment z for variances, exact binomial tests for probabilities; Bonferroni inside a
 table). False-failure rate of each positive check: its ``false_alarm`` argument (1e-3 unless
 stated). Each has a negative control on the same chains: a deliberately wrong theory input
-(``overrides=...``) that must make at least one exact row fail. Shapes are few (vocab 20 or
-200) and the exact path (cost independent of n) is used for sweeps.
+(``overrides=...``) that must make at least one of the targeted rows fail, asserted through
+``tests/_controls.assert_rejects`` (non-empty table, targeted rows present, then rejection).
+Shapes are few (vocab 20 or 200) and the exact path (cost independent of n) is used for sweeps.
 """
 
 from __future__ import annotations
 
 import jax
 import pytest
+from _controls import assert_rejects
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -44,10 +46,6 @@ def assert_all_pass(table, formulas=()):
         assert formula in set(table["formula"]), f"no {formula} row"
 
 
-def assert_rejected(table):
-    assert not table[table["exact"]]["pass"].all(), "the wrong theory was not rejected"
-
-
 @pytest.fixture(scope="module")
 def zipf_run():
     """Zipf(1.1) over 200 categories, n = 200, 2,000 chains, 30 generations (exact path)."""
@@ -64,7 +62,7 @@ def test_replace_exact_rows(zipf_run):
     for obs in ("support_size", "lost_mass", "heterozygosity"):
         assert (table["observable"] == obs).sum() >= 5
     assert (table["statistic"] == "z (variance)").sum() >= 20
-    assert_rejected(cl.check(zipf_run, overrides={"num_samples": 150}))
+    assert_rejects(cl.check(zipf_run, overrides={"num_samples": 150}), rows={"formula": "W2"})
 
 
 def test_n_plus_one_is_rejected_at_small_n():
@@ -74,9 +72,7 @@ def test_n_plus_one_is_rejected_at_small_n():
     theory/wright_fisher.md#detectability.)"""
     result = run(cl.Categorical(VOCAB), cl.zipf(1.1, VOCAB), n=10, generations=GENERATIONS, seed=10)
     assert_all_pass(cl.check(result), formulas=("W2", "W3", "W5"))
-    wrong = cl.check(result, overrides={"num_samples": 11})
-    assert_rejected(wrong)
-    assert not wrong[wrong["formula"] == "W2"]["pass"].all()
+    assert_rejects(cl.check(result, overrides={"num_samples": 11}), rows={"formula": "W2"})
 
 
 def test_sample_path_replace_rows():
@@ -93,7 +89,7 @@ def test_sample_path_replace_rows():
         seed=1,
     )
     assert_all_pass(cl.check(result), formulas=("W2", "W3", "W5"))
-    assert_rejected(cl.check(result, overrides={"num_samples": 30}))
+    assert_rejects(cl.check(result, overrides={"num_samples": 30}), rows={"formula": "W3"})
 
 
 def test_accumulate_rows():
@@ -110,7 +106,7 @@ def test_accumulate_rows():
         seed=2,
     )
     assert_all_pass(cl.check(result), formulas=("X5", "W6"))
-    assert_rejected(cl.check(result, overrides={"num_samples": 30}))
+    assert_rejects(cl.check(result, overrides={"num_samples": 30}), rows={"formula": "X5"})
 
 
 def test_fresh_rows():
@@ -127,7 +123,9 @@ def test_fresh_rows():
         seed=3,
     )
     assert_all_pass(cl.check(result), formulas=("X1",))
-    assert_rejected(cl.check(result, overrides={"alpha": 0.0}))
+    # alpha = 0 turns the X1 rows into the Replace rows (W*): those must reject the chains
+    wrong = cl.check(result, overrides={"alpha": 0.0})
+    assert_rejects(wrong, rows={"formula": ["W2", "W3"]})
 
 
 def test_smoothing_rows():
@@ -140,7 +138,7 @@ def test_smoothing_rows():
         seed=4,
     )
     assert_all_pass(cl.check(result), formulas=("Smoothing",))
-    assert_rejected(cl.check(result, overrides={"smoothing": 0.0}))
+    assert_rejects(cl.check(result, overrides={"smoothing": 0.0}), rows={"exact": True})
 
 
 def test_top_k_rows_every_generation():
@@ -151,7 +149,7 @@ def test_top_k_rows_every_generation():
     table = cl.check(result)
     assert_all_pass(table, formulas=("W5",))
     assert table["generation"].max() == GENERATIONS
-    assert_rejected(cl.check(result, overrides={"bias": SamplingBias()}))
+    assert_rejects(cl.check(result, overrides={"bias": SamplingBias()}), rows={"exact": True})
 
 
 def test_temperature_first_generation_rows_and_fresh_real_data():
@@ -162,8 +160,8 @@ def test_temperature_first_generation_rows_and_fresh_real_data():
     table = cl.check(result)
     assert_all_pass(table)
     assert set(table["generation"]) == {1}
-    assert_rejected(cl.check(result, overrides={"bias": SamplingBias()}))
-    assert_rejected(cl.check(result, overrides={"alpha": 0.0}))
+    assert_rejects(cl.check(result, overrides={"bias": SamplingBias()}), rows={"generation": 1})
+    assert_rejects(cl.check(result, overrides={"alpha": 0.0}), rows={"generation": 1})
 
 
 def test_deterministic_map_rows_at_large_n():
@@ -174,7 +172,7 @@ def test_deterministic_map_rows_at_large_n():
     table = cl.check(result)
     assert_all_pass(table, formulas=("Maps",))
     wrong = cl.check(result, overrides={"bias": SamplingBias(temperature=0.8)})
-    assert not wrong[wrong["formula"] == "Maps"]["pass"].all()
+    assert_rejects(wrong, rows={"formula": "Maps"})
 
 
 def test_fixation_time_exact_and_diffusion():
@@ -184,7 +182,8 @@ def test_fixation_time_exact_and_diffusion():
     result = run(cl.Categorical(3), [0.5, 0.3, 0.2], n=12, generations=400, seed=8, method="sample")
     table = cl.check(result, overrides={"generations": [1, 5, 400]})
     assert_all_pass(table, formulas=("W8", "W7a"))
-    assert_rejected(cl.check(result, overrides={"num_samples": 14, "generations": [400]}))
+    wrong = cl.check(result, overrides={"num_samples": 14, "generations": [400]})
+    assert_rejects(wrong, rows={"generation": 400, "exact": True})
 
 
 @settings(max_examples=8)
@@ -212,6 +211,12 @@ def test_hypothesis_sweep_exact_path(n, alpha, exponent_index, t):
     )
     table = cl.check(result, false_alarm=1e-4, overrides={"generations": sorted({1, t})})
     assert_all_pass(table)
+    # negative control on the same chains: half the sample size at the last generation moves
+    # E[heterozygosity_20] by at least ~20 standard errors over the whole sweep range
+    wrong = cl.check(
+        result, false_alarm=1e-4, overrides={"generations": [GENERATIONS], "num_samples": n // 2}
+    )
+    assert_rejects(wrong, rows={"observable": "heterozygosity"})
 
 
 @pytest.mark.slow

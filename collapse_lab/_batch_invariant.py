@@ -30,6 +30,28 @@ def dsum(x, axis: int = -1):
     return x[0]
 
 
+def dsum_last(x):
+    """:func:`dsum` over the last axis, slicing that axis in place.
+
+    The same tree (so the same bits) as ``dsum(x, -1)``, but without moving the axis to the
+    front: when the last axis is the minor one in memory, each level adds two contiguous halves,
+    which XLA's CPU backend vectorises (measured about 2x faster than ``dsum(x, -1)`` on
+    [chains, 9, 1000] arrays, benchmarks/mixture_throughput.py).
+    """
+    x = jnp.asarray(x)
+    n = x.shape[-1]
+    if n == 0:
+        return jnp.zeros(x.shape[:-1], x.dtype)
+    while n > 1:
+        half = n // 2
+        head = x[..., :half] + x[..., half : 2 * half]
+        if n % 2:
+            head = jnp.concatenate([head, x[..., 2 * half :]], axis=-1)
+        x = head
+        n = x.shape[-1]
+    return x[..., 0]
+
+
 def dmean(x, axis: int = -1):
     """Mean over ``axis`` with :func:`dsum`."""
     x = jnp.asarray(x)
