@@ -228,13 +228,14 @@ def _experiment_from_args(args):
     data["family"] = fam
     if args.source:
         data["source"] = {**data.get("source", {}), **_pairs(args.source, "--source")}
-    if args.policy or args.alpha is not None:
+    if args.policy or args.alpha is not None or args.policy_arg:
         pol = data.get("policy", "replace")
         pol = {"name": pol} if isinstance(pol, str) else dict(pol)
         if args.policy:
             pol = {"name": args.policy}
         if args.alpha is not None:
             pol["alpha"] = args.alpha
+        pol.update(_pairs(args.policy_arg, "--policy-arg"))
         data["policy"] = pol
     sampling = dict(data.get("sampling", {}))
     for key in ("temperature", "top_k", "top_p", "min_p", "epsilon"):
@@ -497,9 +498,15 @@ def _run_arguments(run) -> None:
         "or 'zipf={exponent=1.1}' (repeatable)",
     )
     run.add_argument(
-        "--policy", choices=["replace", "accumulate", "fresh"], help="data policy (default replace)"
+        "--policy", choices=sorted(POLICIES), help="data policy (default replace)"
     )
     run.add_argument("--alpha", type=float, help="fresh-data fraction of policy fresh, in [0, 1]")
+    run.add_argument(
+        "--policy-arg",
+        action="append",
+        metavar="KEY=VALUE",
+        help="policy argument, e.g. every=10 (refresh) or w=5 (window) (repeatable)",
+    )
     run.add_argument("--temperature", type=float, help="sampling temperature (> 0)")
     run.add_argument("--top-k", type=int, help="top-k sampling bias (>= 1)")
     run.add_argument("--top-p", type=float, help="nucleus sampling bias in (0, 1]")

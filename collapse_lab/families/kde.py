@@ -97,18 +97,6 @@ class KDE(AbstractFamily):
     bandwidth_scale: float = eqx.field(static=True)
 
     has_exact = False
-    # Example experiment (plain data) for ``collapse-lab list`` and the demo suite.
-    DEMO_EXPERIMENT = {
-        "name": "kde-silverman",
-        "family": {"name": "kde", "bandwidth": "silverman", "accumulate_capacity": 300},
-        "source": {"mean": 0.0, "cov": 1.0},
-        "policy": "replace",
-        "num_chains": 2000,
-        "num_generations": 20,
-        "num_samples": 100,
-        "method": "sample",
-    }
-
     def __init__(self, bandwidth="silverman", dim: int = 1, kernel: str = "gaussian",
                  max_points: int = 1000, accumulate_capacity: int | None = None,
                  bandwidth_scale: float = 1.0):

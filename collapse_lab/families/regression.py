@@ -120,18 +120,6 @@ class LinearRegression(AbstractFamily):
     ridge: float = eqx.field(static=True)
     estimator: str = eqx.field(static=True)
 
-    # Example experiment (plain data) for ``collapse-lab list`` and the demo suite.
-    DEMO_EXPERIMENT = {
-        "name": "regression-replace",
-        "family": {"name": "linear_regression", "dim": 5, "noise_std": 1.0},
-        "source": {"weights": [1.0, -1.0, 0.5, 0.0, 2.0]},
-        "policy": "replace",
-        "num_chains": 10000,
-        "num_generations": 30,
-        "num_samples": 20,
-        "method": "exact",
-    }
-
     def __init__(self, dim: int = 1, noise_std: float = 1.0, ridge: float = 0.0,
                  estimator: str = "ols"):
         if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
