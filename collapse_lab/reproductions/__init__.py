@@ -20,7 +20,7 @@ from pathlib import Path
 from ._core import PaperResult, Published, Row, SimCheck, finalise, markdown_table, write_csv
 from ._runs import Context
 
-__all__ = ["ENTRIES", "main", "run_entries", "write_report", "Published", "Row", "SimCheck",
+__all__ = ["ENTRIES", "main", "add_arguments", "run_args", "CLI_HELP", "CLI_DESCRIPTION", "run_entries", "write_report", "Published", "Row", "SimCheck",
            "PaperResult", "Context"]
 
 # name -> module (one module per paper / experiment), in report order
@@ -162,10 +162,14 @@ def _disagreements(rows) -> list[str]:
     return out
 
 
-def build_parser():
-    p = argparse.ArgumentParser(
-        prog="collapse-lab reproduce",
-        description="Re-run published model-collapse experiments beside the lab's theory.")
+CLI_HELP = "re-run published collapse experiments beside the lab's theory"
+CLI_DESCRIPTION = ("Re-run published model-collapse experiments at the papers' settings and "
+                   "write report.md, results.csv and one figure per paper: published value, "
+                   "its Monte-Carlo error, the lab's simulation and exact theory, two verdicts.")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``reproduce`` options, on any parser (the CLI's subcommand or this module's own)."""
     p.add_argument("names", nargs="*", metavar="NAME",
                    help=f"entries to run (default: all): {', '.join(ENTRIES)}")
     p.add_argument("--out", default="reproductions", help="output folder (default: %(default)s)")
@@ -187,17 +191,30 @@ def build_parser():
     p.add_argument("--level", type=float, default=0.99,
                    help="central level of the paper's Monte-Carlo interval")
     p.add_argument("--no-figures", action="store_true")
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="collapse-lab reproduce", description=CLI_DESCRIPTION)
+    add_arguments(p)
     return p
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    """``collapse-lab reproduce [NAME ...] [flags]`` (exit status 1 if a checked row fails)."""
+    try:
+        return run_args(build_parser().parse_args(argv))
+    except ValueError as err:
+        raise SystemExit(f"collapse-lab reproduce: error: {err}") from None
+
+
+def run_args(args) -> int:
+    """Run from parsed :func:`add_arguments` options (the CLI subcommand's entry)."""
     names = args.names or list(ENTRIES)
     unknown = [n for n in names if n not in ENTRIES]
     if unknown:
-        raise SystemExit(f"unknown reproduction(s) {unknown}; choose from {list(ENTRIES)}")
+        raise ValueError(f"unknown reproduction(s) {unknown}; choose from {list(ENTRIES)}")
     if args.chains < 2:
-        raise SystemExit("--chains must be >= 2")
+        raise ValueError(f"--chains must be >= 2, got {args.chains}")
     ctx = Context(chains=args.chains, seed=args.seed, tiny=args.tiny,
                   discrete_max_sim_n=args.discrete_max_sim_n,
                   discrete_exact_max_n=args.discrete_exact_max_n, lm=not args.no_lm,

@@ -21,5 +21,6 @@ def placeholder_rows():
 
 def run(ctx) -> PaperResult:
     rows = placeholder_rows()
-    rows[0].note = "skipped: Verified exists but this entry has not been wired to its API yet"
+    rows[0].note = ("skipped: Verified is available, but this entry has no published setting and "
+                    "number pinned down yet (the paper's figures were not available to us)")
     return PaperResult(NAME, TITLE, rows)

@@ -17,7 +17,7 @@ import numpy as np
 import collapse_lab as cl
 
 from ..theory import gaussian as thg
-from . import _runs
+from . import _regression, _runs
 from ._core import PaperResult, Published, Row, SimCheck
 
 NAME = "gerstgrasser"
@@ -55,16 +55,33 @@ def run(ctx) -> PaperResult:
 def regression_rows(ctx):
     """Regression test-error rows (need the LinearRegression family)."""
     out = []
-    for policy in ("replace", "accumulate"):
-        pub = (Published(None, "claim: linear growth n sigma^2 d/(T-d-1)", "claim")
-               if policy == "replace" else
-               Published(None, "claim: bounded by pi^2/6 sigma^2 d/(T-d-1)", "claim"))
-        row = Row(PAPER, f"linear regression, {policy}", "test error", pub)
+    e1 = _regression.one_generation_error()
+    for i, policy in enumerate(("replace", "accumulate")):
+        setting = (f"linear regression d={_regression.D}, T={_regression.T_SAMPLES}, "
+                   f"noise={_regression.NOISE}, {policy}")
         if not hasattr(cl, "LinearRegression"):
-            row.note = "skipped: needs LinearRegression (not available)"
+            pub = Published(None, "claim: linear growth" if policy == "replace" else
+                            "claim: bounded by pi^2/6 sigma^2 d/(T-d-1)", "claim")
+            out.append(Row(PAPER, setting, "test error", pub,
+                           note="skipped: needs LinearRegression (not available)"))
+            continue
+        gens, values, theory = _regression.run(ctx, policy, 510 + i)
+        setting += f", t={gens}"
+        if policy == "replace":
+            pub = Published(gens * e1, "claim: linear growth t sigma^2 d/(T-d-1)", "formula",
+                            abs_tol=1e-9)
         else:
-            row.note = ("skipped: LinearRegression exists but this entry has not been wired to "
-                        "its API yet")
+            pub = Published(math.pi**2 / 6 * e1, "bound pi^2/6 sigma^2 d/(T-d-1)",
+                            "bound_upper")
+        row = Row(PAPER, setting, "test error E||w_t - w*||^2", pub, sim_values=values)
+        if theory is not None:
+            value, exact, formula, rel_tol = theory
+            row.theory, row.theory_kind, row.theory_label = (
+                value, "exact" if exact else "approximate", formula)
+            row.sim_check = SimCheck(values, value, exact=exact, rel_tol=rel_tol,
+                                     label=f"E[test error] ({formula})")
+        else:
+            row.note = "the family's check() has no test-error row here"
         out.append(row)
     return out
 
