@@ -22,7 +22,7 @@ from pathlib import Path
 
 import jax
 
-from . import analysis, io, report
+from . import analysis, io, report, reproductions
 from ._version import __version__
 from .chain import METHODS
 from .check import check, format_table
@@ -615,6 +615,12 @@ COMMANDS: dict[str, Command] = {
         "and the theory predictions available for each family and policy.",
         _no_arguments,
         _list,
+    ),
+    "reproduce": Command(
+        reproductions.CLI_HELP,
+        reproductions.CLI_DESCRIPTION,
+        reproductions.add_arguments,
+        reproductions.run_args,
     ),
 }
 
