@@ -310,12 +310,18 @@ def parse_experiment(data: Mapping) -> Experiment:
         pol = {"name": pol}
     pol = _table("policy", pol)
     policy_name = _choice("policy.name", pol.pop("name", "replace"), POLICIES)
-    fields = [f.name for f in dataclasses.fields(POLICIES[policy_name])]
+    declared = dataclasses.fields(POLICIES[policy_name])
+    fields = [f.name for f in declared]
+    required = [
+        f.name
+        for f in declared
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
     for k in pol:
         if k not in fields:
             allowed = ", ".join(fields) if fields else "no arguments"
             raise ValueError(f"policy.{k} is not an argument of policy {policy_name!r} ({allowed})")
-    for k in fields:
+    for k in required:
         if k not in pol:
             raise ValueError(f"policy.{k} is required for policy {policy_name!r}")
     try:
