@@ -5,10 +5,11 @@ Setting of ``benchmarks/throughput.py``: K = 3 components in 1-D (weights 0.5, 0
 default observables. One generation (sample -> EM fit -> observe) is timed under ``jit(vmap)`` over
 the chains for
 
-* ``previous``: the EM step and label sampler as they were before issue 16 (frozen below:
-  ``[B, K]`` responsibilities through a log-sum-exp and a second ``exp``, a two-pass M-step,
-  reductions over the points by ``dsum`` on the leading axis, labels from
-  ``jax.random.categorical``), with everything else taken from the current family;
+* ``previous``: the EM step as it was before issue 16 (frozen below: ``[B, K]``
+  responsibilities through a log-sum-exp and a second ``exp``, a two-pass M-step, reductions
+  over the points by ``dsum`` on the leading axis), with everything else taken from the current
+  family (the sampler is the same in both: an inversion sampler was tried and reverted, as it
+  broke the oracle sample path's bit-identity across device counts);
 * ``current``: ``GaussianMixture`` as it is;
 
 interleaved in the same process (``--reps`` rounds, each timing both), so the ratio is measured

@@ -42,7 +42,7 @@ import numpy as np
 from jax.scipy.special import ndtr
 
 from .._batch_invariant import dsum, dsum_last
-from .._random import log_chisquare_sample, normals, uniforms
+from .._random import log_chisquare_sample
 from ..family import AbstractFamily, key_first
 from ._mixture_predictions import mixture_predictions
 
@@ -507,23 +507,12 @@ class GaussianMixture(AbstractFamily):
 
     # ------------------------------------------------------------------------------ sampling
     def _labels_and_normals(self, key, params, num):
-        r"""Component labels by inversion and standard normals, from one block of uniforms.
-
-        Label $k$ is drawn when $u\,c_{K-1} \in [c_{k-1}, c_k)$ for the cumulative weights
-        $c_k = \sum_{j \le k} w_j$ (summed in a fixed order): a dead component's interval is
-        empty, so it never gets a point. One uniform per label instead of K Gumbel draws (two
-        logarithms each), and the normals come from the same straight-line Threefry block.
-        """
+        key_label, key_z = jax.random.split(key)
         w = params.weights
-        u = uniforms(key, num, (1 + self.dim,), w.dtype)  # [num, 1 + d]
-        cum = [w[0]]
-        for k in range(1, self.num_components):
-            cum.append(cum[-1] + w[k])
-        target = u[:, 0] * cum[-1]
-        labels = jnp.zeros(num, jnp.int32)
-        for k in range(self.num_components - 1):
-            labels = labels + (target >= cum[k]).astype(jnp.int32)
-        return labels, normals(u[:, 1:])
+        logits = jnp.where(w > 0, jnp.log(jnp.where(w > 0, w, 1.0)), -jnp.inf)
+        labels = jax.random.categorical(key_label, logits, shape=(num,))
+        z = jax.random.normal(key_z, (num, self.dim), w.dtype)
+        return labels, z
 
     def sample(self, key, params: MixtureParams, num_samples: int) -> jax.Array:
         """Absolute samples, shape ``[num_samples, dim]``."""
