@@ -137,3 +137,40 @@ def known_keys(name, mapping, allowed):
             f"{name} has unknown key(s) {unknown}; allowed: {sorted(allowed, key=str)}"
         )
     return dict(mapping)
+
+
+def mean_vector(name, value, dim):
+    """A length-``dim`` finite vector; a scalar is broadcast. Returns a float64 array."""
+    vec = np.asarray(value, dtype=np.float64)
+    if vec.ndim == 0:
+        vec = np.full(dim, float(vec))
+    if vec.shape != (dim,):
+        raise ValueError(f"{name} must have shape ({dim},) for dim={dim}, got {vec.shape}")
+    if not np.all(np.isfinite(vec)):
+        raise ValueError(f"{name} must be finite (no NaN or inf), got {value!r}")
+    return vec
+
+
+def covariance_matrix(name, value, dim):
+    """A symmetric positive-definite ``[dim, dim]`` matrix; a scalar ``c > 0`` means ``c I``.
+
+    Returns ``(cov, chol)``: the float64 matrix and its lower Cholesky factor.
+    """
+    cov = np.asarray(value, dtype=np.float64)
+    if cov.ndim == 0:
+        if not np.isfinite(cov) or cov <= 0:
+            raise ValueError(f"{name} (a scalar variance) must be finite and > 0, got {value!r}")
+        cov = np.eye(dim) * float(cov)
+    if cov.shape != (dim, dim):
+        raise ValueError(f"{name} must have shape ({dim}, {dim}) for dim={dim}, got {cov.shape}")
+    if not np.all(np.isfinite(cov)):
+        raise ValueError(f"{name} must be finite")
+    if not np.allclose(cov, cov.T, rtol=1e-10, atol=1e-12):
+        raise ValueError(f"{name} must be symmetric")
+    try:
+        chol = np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        raise ValueError(f"{name} must be positive definite") from None
+    if np.any(np.diag(chol) <= 0):
+        raise ValueError(f"{name} must be positive definite")
+    return cov, chol

@@ -30,6 +30,7 @@ from jax import lax
 
 from .._batch_invariant import dmatmul, dsum
 from .._random import normals, uniforms
+from .._validate import covariance_matrix, mean_vector
 from ..family import AbstractFamily, key_first
 from ..prediction import Prediction
 from .regression import _cholesky
@@ -160,28 +161,8 @@ class KDE(AbstractFamily):
             ValueError: naming ``mean`` or ``cov`` (shape, not finite, not positive definite).
         """
         d = self.dim
-        mean_np = np.asarray(mean, dtype=np.float64)
-        if mean_np.ndim == 0:
-            mean_np = np.full(d, float(mean_np))
-        if mean_np.shape != (d,):
-            raise ValueError(f"mean must have shape ({d},) for dim={d}, got {mean_np.shape}")
-        if not np.all(np.isfinite(mean_np)):
-            raise ValueError(f"mean must be finite, got {mean!r}")
-        cov_np = np.asarray(cov, dtype=np.float64)
-        if cov_np.ndim == 0:
-            if not np.isfinite(cov_np) or cov_np <= 0:
-                raise ValueError(f"cov (variance) must be finite and > 0, got {cov!r}")
-            cov_np = np.eye(d) * float(cov_np)
-        if cov_np.shape != (d, d):
-            raise ValueError(f"cov must have shape ({d}, {d}) for dim={d}, got {cov_np.shape}")
-        if not np.all(np.isfinite(cov_np)):
-            raise ValueError("cov must be finite")
-        if not np.allclose(cov_np, cov_np.T, rtol=1e-10, atol=1e-12):
-            raise ValueError("cov must be symmetric")
-        try:
-            chol = np.linalg.cholesky(cov_np)
-        except np.linalg.LinAlgError:
-            raise ValueError("cov must be positive definite") from None
+        mean_np = mean_vector("mean", mean, d)
+        cov_np, chol = covariance_matrix("cov", cov, d)
         dt = jnp.result_type(float)
         m = self.buffer_size
         return KDEParams(

@@ -31,6 +31,7 @@ import numpy as np
 
 from .._batch_invariant import dmatmul, dsum
 from .._random import log_chisquare_sample, normals, uniforms
+from .._validate import covariance_matrix, mean_vector
 from ..family import AbstractFamily, key_first
 from ..prediction import Prediction
 
@@ -160,34 +161,8 @@ class LinearRegression(AbstractFamily):
                 shape, not finite, not symmetric, not positive definite).
         """
         d = self.dim
-        w = np.asarray(weights, dtype=np.float64)
-        if w.ndim == 0:
-            w = np.full(d, float(w))
-        if w.shape != (d,):
-            raise ValueError(f"weights must have shape ({d},) for dim={d}, got {w.shape}")
-        if not np.all(np.isfinite(w)):
-            raise ValueError(f"weights must be finite (no NaN or inf), got {weights!r}")
-        if input_cov is None:
-            cov = np.eye(d)
-        else:
-            cov = np.asarray(input_cov, dtype=np.float64)
-            if cov.ndim == 0:
-                if not np.isfinite(cov) or cov <= 0:
-                    raise ValueError(f"input_cov (a scalar) must be finite and > 0, got "
-                                     f"{input_cov!r}")
-                cov = np.eye(d) * float(cov)
-        if cov.shape != (d, d):
-            raise ValueError(f"input_cov must have shape ({d}, {d}) for dim={d}, got {cov.shape}")
-        if not np.all(np.isfinite(cov)):
-            raise ValueError("input_cov must be finite")
-        if not np.allclose(cov, cov.T, rtol=1e-10, atol=1e-12):
-            raise ValueError("input_cov must be symmetric")
-        try:
-            chol = np.linalg.cholesky(cov)
-        except np.linalg.LinAlgError:
-            raise ValueError("input_cov must be positive definite") from None
-        if np.any(np.diag(chol) <= 0):
-            raise ValueError("input_cov must be positive definite")
+        w = mean_vector("weights", weights, d)
+        cov, chol = covariance_matrix("input_cov", 1.0 if input_cov is None else input_cov, d)
         inv_t = np.linalg.inv(chol).T
         dt = _float_dtype()
         return RegressionParams(
