@@ -155,9 +155,13 @@ def _bands(result, name):
     reduced run: NaN quantiles where it kept none)."""
     levels = [0.05, 0.25, 0.5, 0.75, 0.95]
     if getattr(result, "reduced", False):
-        mean = np.asarray(result.moments[name].mean, np.float64)
+        m = result.moments[name]
+        mean = np.asarray(m.mean, np.float64)
         if name in result.histograms:
             q = histogram_quantiles(*result.histograms[name], levels)
+            # Where every chain has the same value (generation 0) the quantiles are that value,
+            # not a spread over its bin.
+            q = np.where(np.asarray(m.m2) == 0, mean[None, :], q)
         else:
             q = np.full((len(levels), mean.size), np.nan)
         return (*q, mean)
