@@ -20,6 +20,7 @@ import time
 import numpy as np
 import pytest
 
+import collapse_lab as cl
 from collapse_lab import experiment, io
 from collapse_lab.cli import NOTHING_CHECKED, main
 from collapse_lab.reduce import MOMENT_FIELDS, run_reduced_config
@@ -46,6 +47,12 @@ def test_reduce_keys_are_validated_and_round_trip():
         parse_experiment({**BASE, "reduce": True, "chain_batch": 0})
     with pytest.raises(ValueError, match="reduce must be true or false"):
         parse_experiment({**BASE, "reduce": "yes"})
+
+
+def test_chain_batch_flag_without_reduce_is_refused(tmp_path, capsys):
+    code = main(["run", "--chain-batch", "64", "--out", str(tmp_path / "x"), "--no-figures"])
+    assert code == 2 and "chain_batch applies only to reduced runs" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
 
 
 def test_kept_run_too_large_for_memory_is_refused_pointing_at_reduce(tmp_path):
@@ -117,8 +124,15 @@ def test_reduced_sigkill_then_resume_is_bit_identical_checked_and_plotted(tmp_pa
             a, b = getattr(got.moments[name], field), getattr(m, field)
             assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True), (name, field)
     assert got.threshold_counts == want.threshold_counts and got.threshold_counts
-    for name, (e, counts) in want.histograms.items():
+    for name, (_, counts) in want.histograms.items():
         assert np.array_equal(got.histograms[name][1], counts), name
+
+    # A reduced result made (or loaded) in Python saves and loads like a kept one.
+    copy = tmp_path / "copy"
+    cl.save(got, copy, figures=False)
+    again = io.load(copy)
+    assert again.reduced and again.threshold_counts == got.threshold_counts
+    assert all(np.array_equal(again.moments[k].m4, m.m4) for k, m in got.moments.items())
 
     # check: same verdict from the saved summaries; nothing checked has its own exit status.
     assert main(["check", str(run_dir)]) == 0
