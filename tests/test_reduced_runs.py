@@ -3,8 +3,10 @@
 The acceptance test SIGKILLs a reduced ``collapse-lab run`` after a few chain batches, resumes it,
 and compares every saved summary bit for bit with an uninterrupted run. Also: the experiment keys
 are validated, the memory guard of kept runs points at reduced mode, and ``check`` exits with its
-own status when nothing could be checked. Deterministic (fixed seeds): the only statistical
-assertion is the verdict of the saved run, whose family-wise false-alarm rate is 1e-3.
+own status when nothing could be checked. Fixed seeds. Statistical assertions: the saved run's
+verdict passes (family-wise false-alarm rate 1e-3, Bonferroni over its rows) and, on the same
+summaries, the negative control (the unbiased estimator's theory) fails its E[log var] row at
+generation 20 (expected z about 6.5 against a |z| threshold of about 4.2: a miss rate near 1 %).
 """
 
 from __future__ import annotations
@@ -137,6 +139,14 @@ def test_reduced_sigkill_then_resume_is_bit_identical_checked_and_plotted(tmp_pa
     # check: same verdict from the saved summaries; nothing checked has its own exit status.
     assert main(["check", str(run_dir)]) == 0
     assert "ALL PASS" in capsys.readouterr().out
+    # Negative control on the same summaries: the unbiased estimator's theory moves
+    # E[log var_20] by 20 log(300/299) = 0.067, about 6.5 standard errors at 1,280 chains.
+    wrong = cl.check(got, overrides={"estimator": "unbiased"})
+    target = wrong[(wrong["quantity"] == "E[log var]") & (wrong["generation"] == 20)]
+    assert len(wrong) > 0 and len(target) == 1
+    assert not target["pass"].iloc[0] and not wrong.attrs["passed"]
+    assert main(["check", str(run_dir), "--override", "estimator=unbiased"]) == 1
+    assert "FAIL" in capsys.readouterr().out
     assert main(["check", str(run_dir), "--override", "generations=[]"]) == NOTHING_CHECKED
     assert "nothing checked" in capsys.readouterr().out
 
