@@ -24,6 +24,8 @@ COLLAPSE_OBSERVABLES = (
 
 
 def scalar_observables(result) -> list[str]:
+    if getattr(result, "reduced", False):  # a ReducedResult: moments [generation] per observable
+        return [k for k, m in result.moments.items() if np.ndim(m.mean) == 1]
     return [k for k, v in result.observables.items() if np.ndim(v) == 2]
 
 
@@ -115,10 +117,15 @@ def collapse_rate(result) -> dict:
             "theory_rate": math.nan,
             "generation": last,
         }
-    arr = np.asarray(result.observables[name], np.float64)
-    x0, xt = arr[:, 0].mean(), arr[:, last]
-    mean_t = xt.mean()
-    se_t = xt.std(ddof=1) / math.sqrt(xt.size) if xt.size > 1 else math.nan
+    if getattr(result, "reduced", False):
+        m = result.moments[name]
+        x0, mean_t, count = float(m.mean[0]), float(m.mean[last]), float(m.count[last])
+        se_t = math.sqrt(float(m.variance()[last]) / count) if count > 1 else math.nan
+    else:
+        arr = np.asarray(result.observables[name], np.float64)
+        x0, xt = arr[:, 0].mean(), arr[:, last]
+        mean_t = xt.mean()
+        se_t = xt.std(ddof=1) / math.sqrt(xt.size) if xt.size > 1 else math.nan
     theory = predicted.get(name, math.nan)
     if name.startswith("log_"):
         rate, se = -(mean_t - x0) / last, se_t / last

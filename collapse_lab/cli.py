@@ -3,7 +3,8 @@
 A thin layer over :mod:`collapse_lab.spec` (experiment files), :mod:`collapse_lab.experiment`
 (chunked runs, resume), :mod:`collapse_lab.io` (saved runs) and :mod:`collapse_lab.report`
 (verdict tables, figures, report.md). Errors in the arguments or the experiment file print one
-line naming the key and exit with status 2. Every subcommand is one entry of :data:`COMMANDS`
+line naming the key and exit with status 2; ``check`` exits with 0 (every checked row passes), 1
+(a row fails) or :data:`NOTHING_CHECKED` (3: no row could be checked). Every subcommand is one entry of :data:`COMMANDS`
 (name, help, description, function adding its arguments, function running it).
 """
 
@@ -41,6 +42,7 @@ from .spec import (
 
 DEFAULT_DEMO_DIR = "collapse_lab_demo"
 DEFAULT_RUNS_DIR = "collapse_lab_runs"
+NOTHING_CHECKED = 3  # exit status of `check` when no theory row could be checked
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -115,7 +117,8 @@ def _overrides(items) -> dict | None:
 def _print_table(table, title: str, max_rows: int | None = None) -> None:
     """Print the verdict table; beyond ``max_rows`` rows, one line per kind of quantity."""
     if len(table) == 0:
-        print(f"{title}\n(no theory prediction applies to this configuration)\n")
+        note = table.attrs.get("note") or "no theory prediction applies to this configuration"
+        print(f"{title}\n({note})\n")
     elif max_rows is None or len(table) <= max_rows:
         print(format_table(table, title) + "\n")
     else:
@@ -261,6 +264,10 @@ def _experiment_from_args(args):
         data["num_samples"] = _sample_sizes(args.num_samples)
     if args.x64:
         data["x64"] = True
+    if args.reduce:
+        data["reduce"] = True
+    if args.chain_batch is not None:
+        data["chain_batch"] = args.chain_batch
     if args.sweep:
         sweep = dict(data.get("sweep", {}))
         for item in args.sweep:
@@ -317,8 +324,18 @@ def _check(args) -> int:
     run_dir = _run_dir(args)
     if io.run_kind(run_dir) == "demo":
         codes = [_check_one(child, args) for child in _demo_children(run_dir)]
-        return max(codes, default=0)
+        return _combined_status(codes)
     return _check_one(run_dir, args)
+
+
+def _combined_status(codes) -> int:
+    """1 if any table fails; else 0 if any row was checked; else NOTHING_CHECKED."""
+    codes = list(codes)
+    if 1 in codes:
+        return 1
+    if 0 in codes or not codes:
+        return 0
+    return NOTHING_CHECKED
 
 
 def _check_one(run_dir: Path, args) -> int:
@@ -330,7 +347,7 @@ def _check_one(run_dir: Path, args) -> int:
         pairs = [({}, io.load(run_dir))]
     experiment = io.read_experiment(run_dir)
     false_alarm = args.false_alarm or (experiment.false_alarm if experiment else 1e-3)
-    passed = True
+    codes = []
     for assignment, result in pairs:
         table = check(result, false_alarm=false_alarm, overrides=overrides)
         where = f" [{', '.join(f'{k}={v}' for k, v in assignment.items())}]" if assignment else ""
@@ -338,8 +355,17 @@ def _check_one(run_dir: Path, args) -> int:
             f"\ntheory overrides: {overrides}" if overrides else ""
         )
         _print_table(table, title)
-        passed &= bool(table.attrs["passed"])
-    return 0 if passed else 1
+        if table.attrs.get("verdict") == "nothing checked":
+            codes.append(NOTHING_CHECKED)
+        else:
+            codes.append(0 if table.attrs["passed"] else 1)
+    status = _combined_status(codes)
+    if status == NOTHING_CHECKED:
+        print(
+            f"{run_dir}: nothing checked (no theory row applies or the needed statistics were "
+            f"not kept); exit status {NOTHING_CHECKED}"
+        )
+    return status
 
 
 def _plot(args) -> int:
@@ -522,6 +548,17 @@ def _run_arguments(run) -> None:
     run.add_argument("--key-impl", help="PRNG implementation (default threefry2x32)")
     run.add_argument("--x64", action="store_true", help="simulate in float64 (jax_enable_x64)")
     run.add_argument(
+        "--reduce",
+        action="store_true",
+        help="keep only across-chain summaries per generation (reduce = true): memory and files "
+        "independent of the number of chains; for runs whose per-chain arrays are too large",
+    )
+    run.add_argument(
+        "--chain-batch",
+        type=int,
+        help="with --reduce: chains per compiled batch and per checkpoint (default 65536)",
+    )
+    run.add_argument(
         "--sweep",
         action="append",
         metavar="KEY=V1,V2",
@@ -586,13 +623,17 @@ COMMANDS: dict[str, Command] = {
     "run": Command(
         "run an experiment from flags or a TOML file, save it, print the verdict",
         "Run chains from an experiment file (--config) and/or flags (flags override "
-        "the file), checkpointing every chunk, then save arrays, tables, figures and report.md.",
+        "the file), checkpointing every chunk, then save arrays, tables, figures and report.md. "
+        "With --reduce (reduce = true) only across-chain summaries are kept, checkpointed after "
+        "every chain batch.",
         _run_arguments,
         _run,
     ),
     "check": Command(
         "recompute and print the verdict table of a saved run",
-        "Load a saved run (or sweep) and print its verdict table; exit status 1 if a row fails.",
+        "Load a saved run (or sweep) and print its verdict table; exit status 0 if every "
+        "checked row passes, 1 if a row fails, 3 if nothing could be checked (no prediction "
+        "applies, or a reduced run kept none of the statistics the predictions need).",
         _check_arguments,
         _check,
     ),

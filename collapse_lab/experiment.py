@@ -5,6 +5,10 @@ generations in jitted chunks (a Python loop) with a tqdm progress bar and an ato
 after every chunk (:mod:`collapse_lab.io`), and finally writes the tables, figures and report
 (:mod:`collapse_lab.report`). :func:`resume` continues a killed run to a result bit-identical to an
 uninterrupted one.
+
+A reduced experiment (``reduce = true``) runs :func:`collapse_lab.run_reduced` over chain batches
+instead, checkpointing the accumulated across-chain summaries after every batch; resuming it
+continues after the last finished batch, again bit-identically.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from . import io, report
-from .chain import continue_run, start_run
+from .chain import check_memory, continue_run, start_run
+from .reduce import DEFAULT_CHAIN_BATCH, run_reduced_config
 from .spec import (
     Experiment,
     build_config,
@@ -47,9 +52,11 @@ def demo_suite() -> list[dict]:
     return [tomllib.loads(p.read_text(encoding="utf-8")) for p in files if p.name.endswith(".toml")]
 
 
-def _progress_bar(total: int, initial: int, desc: str, enabled, num_chains: int):
-    """tqdm bar in generations (shows gen/s and the ETA); on stderr, only on a terminal
-    unless ``enabled`` forces it on or off."""
+def _progress_bar(
+    total: int, initial: int, desc: str, enabled, num_chains: int, unit: str = "gen", note=None
+):
+    """tqdm bar in generations (shows gen/s and the ETA; chains for a reduced run); on stderr,
+    only on a terminal unless ``enabled`` forces it on or off."""
     disable = None if enabled is None else not enabled
     try:
         width = os.get_terminal_size(sys.stderr.fileno()).columns
@@ -59,7 +66,7 @@ def _progress_bar(total: int, initial: int, desc: str, enabled, num_chains: int)
         total=total,
         initial=initial,
         desc=desc,
-        unit="gen",
+        unit=unit,
         # A terminal that reports a 0 x 0 size (e.g. under `script`) would get no bar at all.
         dynamic_ncols=width > 0,
         ncols=None if width > 0 else 100,
@@ -68,7 +75,7 @@ def _progress_bar(total: int, initial: int, desc: str, enabled, num_chains: int)
         file=sys.stderr,
         smoothing=0.3,
     )
-    bar.set_postfix_str(f"{num_chains:,} chains", refresh=False)
+    bar.set_postfix_str(note or f"{num_chains:,} chains", refresh=False)
     return bar
 
 
@@ -115,6 +122,71 @@ def _execute(
     return result
 
 
+def _check_memory(config) -> None:
+    """The memory guard of kept runs, pointing at reduced mode."""
+    try:
+        check_memory(config)
+    except ValueError as err:
+        raise ValueError(
+            f"{err}. From an experiment: set reduce = true in the file or pass "
+            "`collapse-lab run --reduce` (across-chain summaries only)"
+        ) from None
+
+
+def _execute_reduced(
+    run_dir: Path, experiment: Experiment, config, progress, figures: bool, background=None
+):
+    """Run (or continue) a reduced run over chain batches, checkpointing the accumulated
+    summaries after each batch, then save everything."""
+    io.acquire_lock(run_dir)
+    try:
+        checkpoint = io.ReducedCheckpoint(run_dir)
+        state = checkpoint.restore()
+        done = 0 if state is None else int(state["done"])
+        bar = _progress_bar(
+            config.num_chains,
+            done,
+            experiment.name,
+            progress,
+            config.num_chains,
+            unit="chain",
+            note=f"{config.num_generations:,} generations, reduced",
+        )
+        last = [done]
+        t0 = time.perf_counter()
+
+        def advance(stop, _total):
+            bar.update(stop - last[0])
+            last[0] = stop
+
+        try:
+            result = run_reduced_config(
+                config,
+                chain_batch=experiment.chain_batch or DEFAULT_CHAIN_BATCH,
+                state=state,
+                on_batch=checkpoint.write,
+                progress=advance,
+            )
+        finally:
+            bar.close()
+        io.record_session(
+            run_dir,
+            wall_s=time.perf_counter() - t0,
+            generations=result.generations_done,
+            timings=result.timings,
+        )
+        report.finalize(
+            run_dir,
+            result,
+            false_alarm=experiment.false_alarm,
+            figures=figures,
+            background=background,
+        )
+    finally:
+        io.release_lock(run_dir)
+    return result
+
+
 def run_experiment(
     experiment,
     run_dir,
@@ -139,14 +211,19 @@ def run_experiment(
             the next run compiles (call its ``wait()`` before reading the run directories).
 
     Returns:
-        The :class:`~collapse_lab.chain.RunResult` of a single run, or for a sweep a list of
-        ``(assignment, RunResult)`` pairs.
+        The :class:`~collapse_lab.chain.RunResult` of a single run (a
+        :class:`~collapse_lab.reduce.ReducedResult` with ``reduce = true``), or for a sweep a
+        list of ``(assignment, result)`` pairs.
 
     Raises:
-        ValueError: bad experiment (named key), or ``run_dir`` exists and ``force`` is False.
+        ValueError: bad experiment (named key), ``run_dir`` exists and ``force`` is False, or a
+            kept run whose observables would not fit in memory (use ``reduce = true``).
     """
     experiment = _as_experiment(experiment)
     runs = validate_experiment(experiment)
+    for _, sub in runs:
+        if not sub.reduce:  # refuse before anything is written
+            _check_memory(build_config(sub))
     run_dir = Path(run_dir)
     io.prepare_run_dir(run_dir, force=force)
     if experiment.sweep:
@@ -203,6 +280,8 @@ class BackgroundWriter:
 def _start(experiment: Experiment, run_dir: Path, progress, figures: bool, background=None):
     config = build_config(experiment)
     io.begin_run(run_dir, config, experiment)
+    if experiment.reduce:
+        return _execute_reduced(run_dir, experiment, config, progress, figures, background)
     result = start_run(config)
     io.Checkpoint(run_dir).write_initial(result)
     return _execute(run_dir, experiment, config, result, progress, figures, background)
@@ -250,6 +329,9 @@ def _resume_one(run_dir: Path, progress, figures: bool):
         return io.load(run_dir)
     config = build_config(experiment)
     io.check_config_matches(run_dir, config)
+    if experiment.reduce:
+        return _execute_reduced(run_dir, experiment, config, progress, figures)
+    _check_memory(config)
     io.acquire_lock(run_dir)  # before touching the checkpoint: refuse a run still in progress
     result = io.Checkpoint(run_dir).restore(config)
     return _execute(run_dir, experiment, config, result, progress, figures)

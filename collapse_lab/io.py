@@ -13,6 +13,10 @@ A run directory holds::
                       once the run is complete)
     arrays.npz        observables obs/<name> [chain, generation, ...], the final carry
                       (carry/params/<i>, carry/pool/<i>), the source leaves, n_t, key data
+    reduced.npz       instead of arrays.npz for a reduced run (reduce = true): across-chain
+                      moments mom/<name>/{count,mean,m2,m3,m4} [generation, ...], threshold
+                      counts thr/*, histograms hist/<name>/{edges,counts}, source leaves, n_t,
+                      key data (checkpoint/: reduced-<chains>.npz after every chain batch)
     summary.csv       tidy per-generation table (RunResult.summary())
     check.csv         the verdict table (collapse_lab.check)
     figures/*.png     trajectories, survival / tail loss, z-score overview
@@ -47,6 +51,7 @@ import numpy as np
 from .chain import RunResult, initial_carry, make_config, start_run
 from .families import FAMILIES
 from .policies import make_policy
+from .reduce import MOMENT_FIELDS, Moments, ReducedResult
 from .sampling import SamplingBias
 from .spec import build_config, build_source, parse_experiment, source_key, sweep_label
 
@@ -55,6 +60,7 @@ RUN_MANIFEST = "run.json"
 CONFIG = "config.json"
 PROVENANCE = "provenance.json"
 ARRAYS = "arrays.npz"
+REDUCED = "reduced.npz"
 SUMMARY = "summary.csv"
 CHECK = "check.csv"
 REPORT = "report.md"
@@ -639,6 +645,68 @@ class Checkpoint:
         )
 
 
+class ReducedCheckpoint:
+    """Checkpoint of a reduced run: the across-chain summaries accumulated over the finished
+    chain batches (``checkpoint/reduced-<chains done>.npz``, named with its SHA-256 in
+    ``checkpoint/manifest.json``). Written file first, manifest second, old file removed last,
+    so a kill at any instant leaves a consistent checkpoint.
+    """
+
+    def __init__(self, run_dir):
+        self.dir = Path(run_dir) / CHECKPOINT
+        self.manifest_path = self.dir / "manifest.json"
+
+    def write(self, state: dict) -> None:
+        """Record the summaries after ``state["done"]`` chains (a dict of NumPy arrays)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        done = int(state["done"])
+        name = f"reduced-{done:012d}.npz"
+        sha = atomic_write_bytes(self.dir / name, _npz_bytes(state))
+        old = None
+        if self.manifest_path.exists():
+            old = self.read_manifest().get("file")
+        body = {"format": FORMAT, "reduced": True, "chains_done": done, "file": name, "sha256": sha}
+        manifest = {**body, "manifest_sha256": _body_sha(body)}
+        atomic_write_json(self.manifest_path, manifest)
+        if old is not None and old != name:
+            (self.dir / old).unlink(missing_ok=True)
+
+    def read_manifest(self) -> dict:
+        manifest = _read_json(self.manifest_path, "checkpoint manifest")
+        body = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
+        if manifest.get("manifest_sha256") != _body_sha(body) or not manifest.get("reduced"):
+            raise ValueError(
+                f"checkpoint manifest {self.manifest_path} is corrupt (checksum mismatch) or not "
+                "a reduced run's; the run cannot be resumed from it"
+            )
+        return manifest
+
+    def restore(self) -> dict | None:
+        """The verified saved summaries, or None when no batch had finished."""
+        if not self.manifest_path.exists():
+            return None
+        _remove_temporaries(self.dir)
+        manifest = self.read_manifest()
+        path = self.dir / manifest["file"]
+        if not path.is_file():
+            raise ValueError(f"checkpoint file {path} is missing; the run cannot be resumed")
+        sha = sha256_file(path)
+        if sha != manifest["sha256"]:
+            raise ValueError(
+                f"checkpoint file {path} is corrupt or truncated (SHA-256 {sha[:12]}... != "
+                f"{manifest['sha256'][:12]}... recorded); refusing to resume from it"
+            )
+        for stray in self.dir.iterdir():
+            if stray.name not in (manifest["file"], "manifest.json"):
+                stray.unlink(missing_ok=True)
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+
+
+def _body_sha(body: dict) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode("utf-8")).hexdigest()
+
+
 # ------------------------------------------------------------------------------ final results
 def _result_arrays(result) -> dict:
     arrays = {f"obs/{k}": np.asarray(v) for k, v in result.observables.items()}
@@ -654,6 +722,54 @@ def _result_arrays(result) -> dict:
 def write_arrays(run_dir, result) -> str:
     """Write ``arrays.npz`` (observables, final carry, source leaves, n_t, key); return its SHA-256."""
     return atomic_write_bytes(Path(run_dir) / ARRAYS, _npz_bytes(_result_arrays(result)))
+
+
+def _reduced_arrays(result) -> dict:
+    arrays = {}
+    for name, m in result.moments.items():
+        arrays.update({f"mom/{name}/{f}": np.asarray(getattr(m, f)) for f in MOMENT_FIELDS})
+    keys = list(result.threshold_counts)
+    arrays["thr/observable"] = np.asarray([k[0] for k in keys], dtype=np.str_)
+    arrays["thr/generation"] = np.asarray([k[1] for k in keys], dtype=np.int64)
+    arrays["thr/cut"] = np.asarray([k[2] for k in keys], dtype=np.float64)
+    arrays["thr/count"] = np.asarray([result.threshold_counts[k] for k in keys], dtype=np.int64)
+    for name, (edges, counts) in result.histograms.items():
+        arrays[f"hist/{name}/edges"] = np.asarray(edges)
+        arrays[f"hist/{name}/counts"] = np.asarray(counts)
+    arrays.update({f"source/{i}": x for i, x in enumerate(_leaves(result.config.source))})
+    arrays["num_samples"] = np.asarray(result.config.num_samples)
+    arrays["key_data"] = np.asarray(result.config.key_data)
+    arrays["chain_batch"] = np.asarray(-1 if result.chain_batch is None else result.chain_batch)
+    return arrays
+
+
+def write_reduced(run_dir, result) -> str:
+    """Write ``reduced.npz`` (a reduced run's summaries, source leaves, n_t, key); its SHA-256."""
+    return atomic_write_bytes(Path(run_dir) / REDUCED, _npz_bytes(_reduced_arrays(result)))
+
+
+def _reduced_from_arrays(arrays: dict, config) -> ReducedResult:
+    names = sorted({k[4:].rsplit("/", 1)[0] for k in arrays if k.startswith("mom/")})
+    moments = {n: Moments(*(arrays[f"mom/{n}/{f}"] for f in MOMENT_FIELDS)) for n in names}
+    counts = {
+        (str(o), int(g), float(c)): int(k)
+        for o, g, c, k in zip(
+            arrays["thr/observable"],
+            arrays["thr/generation"],
+            arrays["thr/cut"],
+            arrays["thr/count"],
+        )
+    }
+    hist_names = sorted({k[5:].rsplit("/", 1)[0] for k in arrays if k.startswith("hist/")})
+    hists = {n: (arrays[f"hist/{n}/edges"], arrays[f"hist/{n}/counts"]) for n in hist_names}
+    batch = int(arrays["chain_batch"])
+    return ReducedResult(
+        config=config,
+        moments=moments,
+        threshold_counts=counts,
+        histograms=hists,
+        chain_batch=None if batch < 0 else batch,
+    )
 
 
 def write_timings(run_dir, timings: dict) -> None:
@@ -681,7 +797,8 @@ def read_config_record(run_dir) -> dict:
 
 
 def load(run_dir):
-    """Load a complete saved run as the :class:`~collapse_lab.chain.RunResult` it was.
+    """Load a complete saved run as the :class:`~collapse_lab.chain.RunResult` it was (a
+    :class:`~collapse_lab.reduce.ReducedResult` for a reduced run).
 
     Observables, the final carry and the configuration are restored bit for bit (the config is
     rebuilt from its plain-data record; the source leaves come from arrays.npz).
@@ -701,7 +818,7 @@ def load(run_dir):
             f"{run_dir} is not complete (killed or still running); run `collapse-lab resume "
             f"{run_dir}` first"
         )
-    path = run_dir / ARRAYS
+    path = run_dir / (REDUCED if manifest.get("reduced") else ARRAYS)
     if not path.is_file() or sha256_file(path) != manifest["arrays_sha256"]:
         raise ValueError(f"{path} is missing or corrupt (SHA-256 differs from {RUN_MANIFEST})")
     with np.load(path, allow_pickle=False) as data:
@@ -709,6 +826,10 @@ def load(run_dir):
     record = _read_json(run_dir / CONFIG, "run config")
     source_leaves = [arrays[f"source/{i}"] for i in range(_count(arrays, "source/"))]
     config = _with_source_leaves(_rebuild_config(run_dir, record), source_leaves, str(run_dir))
+    if manifest.get("reduced"):
+        result = _reduced_from_arrays(arrays, config)
+        result.timings = dict(_read_json(run_dir / PROVENANCE, "provenance").get("timings", {}))
+        return result
     params_struct, pool_struct = jax.eval_shape(lambda: initial_carry(config))
     trees = []
     for prefix, struct in (("carry/params/", params_struct), ("carry/pool/", pool_struct)):

@@ -122,14 +122,64 @@ def _spans_decades(values, factor: float = 100.0) -> bool:
     return pos.size > 0 and pos.max() / pos.min() > factor
 
 
+def histogram_quantiles(edges, counts, levels) -> np.ndarray:
+    """Quantiles ``[level, generation]`` from fixed-bin histograms ``counts [T+1, B+2]`` (bin 0
+    below ``edges[0]``, bin B+1 at or above ``edges[-1]``), linear within a bin: accurate to a
+    bin width, clipped to the edges. The quantile bands of a reduced run's figures."""
+    edges = np.asarray(edges, np.float64)
+    counts = np.asarray(counts, np.float64)
+    total = counts.sum(axis=1, keepdims=True)
+    cum = np.cumsum(counts, axis=1) / np.where(total > 0, total, 1.0)
+    out = np.full((len(levels), counts.shape[0]), np.nan)
+    rows = np.arange(counts.shape[0])
+    for j, q in enumerate(levels):
+        i = np.argmax(cum >= q, axis=1)  # first bin reaching the level
+        prev = np.where(i > 0, cum[rows, np.maximum(i - 1, 0)], 0.0)
+        share = counts[rows, i] / np.where(total[:, 0] > 0, total[:, 0], 1.0)
+        frac = np.clip((q - prev) / np.where(share > 0, share, 1.0), 0.0, 1.0)
+        lo = edges[np.clip(i - 1, 0, edges.size - 1)]
+        hi = edges[np.clip(i, 0, edges.size - 1)]
+        x = np.where((i >= 1) & (i <= edges.size - 1), lo + frac * (hi - lo), lo)
+        out[j] = np.where(total[:, 0] > 0, x, np.nan)
+    return out
+
+
+def _scalar_names(result) -> list[str]:
+    if getattr(result, "reduced", False):
+        return [k for k, m in result.moments.items() if np.ndim(m.mean) == 1]
+    return analysis.scalar_observables(result)
+
+
+def _bands(result, name):
+    """5, 25, 50, 75, 95 % across chains and the mean, per generation (from the histograms of a
+    reduced run: NaN quantiles where it kept none)."""
+    levels = [0.05, 0.25, 0.5, 0.75, 0.95]
+    if getattr(result, "reduced", False):
+        m = result.moments[name]
+        mean = np.asarray(m.mean, np.float64)
+        if name in result.histograms:
+            q = histogram_quantiles(*result.histograms[name], levels)
+            # Where every chain has the same value (generation 0) the quantiles are that value,
+            # not a spread over its bin.
+            q = np.where(np.asarray(m.m2) == 0, mean[None, :], q)
+        else:
+            q = np.full((len(levels), mean.size), np.nan)
+        return (*q, mean)
+    arr = np.asarray(result.observables[name], np.float64)
+    return (*np.nanquantile(arr, levels, axis=0), np.nanmean(arr, axis=0))
+
+
 # ------------------------------------------------------------------------------ figures
 @_styled
 def trajectories_figure(result, theory: pd.DataFrame | None = None, observables=None):
-    """Quantile bands across chains, median and mean per generation, and the theory curves."""
+    """Quantile bands across chains, median and mean per generation, and the theory curves.
+
+    For a reduced run (:func:`collapse_lab.run_reduced`) the bands come from its histograms.
+    """
     import seaborn as sns
 
     theory = analysis.theory_frame(result) if theory is None else theory
-    available = analysis.scalar_observables(result)
+    available = _scalar_names(result)
     if observables is None:
         predicted = set(theory["observable"]) if len(theory) else set()
         ordered = [o for o in PREFERRED if o in available]
@@ -144,11 +194,10 @@ def trajectories_figure(result, theory: pd.DataFrame | None = None, observables=
     colour = sns.color_palette("deep")[0]
     means = analysis.plain_rows(theory, "mean")
     medians = analysis.plain_rows(theory, "quantile")
-    gens = np.arange(result.observables[observables[0]].shape[1])
+    gens = np.arange(result.config.num_generations + 1)
     shared = None
     for ax, name in zip(axes.flat, observables):
-        arr = np.asarray(result.observables[name], np.float64)
-        q05, q25, q50, q75, q95 = np.nanquantile(arr, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
+        q05, q25, q50, q75, q95, mean = _bands(result, name)
         handles = [
             ax.fill_between(
                 gens, q05, q95, color=colour, alpha=0.18, lw=0, label="5-95% of chains"
@@ -157,9 +206,7 @@ def trajectories_figure(result, theory: pd.DataFrame | None = None, observables=
                 gens, q25, q75, color=colour, alpha=0.35, lw=0, label="25-75% of chains"
             ),
             ax.plot(gens, q50, color=colour, lw=1.4, label="median of chains")[0],
-            ax.plot(
-                gens, np.nanmean(arr, axis=0), color=colour, lw=1.2, ls="--", label="mean of chains"
-            )[0],
+            ax.plot(gens, mean, color=colour, lw=1.2, ls="--", label="mean of chains")[0],
         ]
         shared = shared or handles
         theory_handles = []

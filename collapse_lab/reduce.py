@@ -48,6 +48,8 @@ from .chain import (
 from .policies import Replace
 
 NUM_BINS = 64
+DEFAULT_CHAIN_BATCH = 65_536
+MOMENT_FIELDS = ("count", "mean", "m2", "m3", "m4")
 
 
 @dataclasses.dataclass
@@ -97,7 +99,13 @@ class ReducedResult:
     threshold_counts: dict[tuple[str, int, float], int]
     histograms: dict[str, tuple[np.ndarray, np.ndarray]]  # name -> (edges [B+1], counts [T+1, B+2])
     timings: dict = dataclasses.field(default_factory=dict)
+    chain_batch: int | None = None  # chains per compiled batch (padded to the device count)
     reduced = True
+
+    @property
+    def generations_done(self) -> int:
+        """Every generation (a reduced result is only made whole)."""
+        return int(self.config.num_generations)
 
     def summary(self):
         """Tidy per-generation table (mean, standard error) like ``RunResult.summary``."""
@@ -213,7 +221,7 @@ def run_reduced(
     num_generations: int,
     num_samples,
     method: str = "exact",
-    chain_batch: int = 65_536,
+    chain_batch: int = DEFAULT_CHAIN_BATCH,
     num_bins: int = NUM_BINS,
     histogram_edges: dict | None = None,
     pilot_chains: int = 128,
@@ -229,21 +237,56 @@ def run_reduced(
     policy = Replace() if policy is None else policy
     config = make_config(key, family, source, policy=policy, num_chains=num_chains,
                          num_generations=num_generations, num_samples=num_samples, method=method)
+    return run_reduced_config(
+        config, chain_batch=chain_batch, num_bins=num_bins, histogram_edges=histogram_edges,
+        pilot_chains=pilot_chains, progress=progress,
+    )
+
+
+def run_reduced_config(
+    config: RunConfig,
+    *,
+    chain_batch: int = DEFAULT_CHAIN_BATCH,
+    num_bins: int = NUM_BINS,
+    histogram_edges: dict | None = None,
+    pilot_chains: int = 128,
+    progress=None,
+    state: dict | None = None,
+    on_batch=None,
+) -> ReducedResult:
+    """:func:`run_reduced` for a built :class:`~collapse_lab.chain.RunConfig`, resumable.
+
+    After every finished chain batch, ``on_batch(state)`` receives the accumulated summaries as
+    a flat dict of NumPy arrays (what :func:`collapse_lab.io` checkpoints); passing such a
+    ``state`` back continues after its last batch. Batches are merged in the same order either
+    way, so a resumed run's summaries are bit-identical to an uninterrupted one's.
+    """
     chain_batch = positive_int("chain_batch", chain_batch)
+    num_chains = config.num_chains
     t0 = time.perf_counter()
-    obs0 = observe_jit(family)(config.source, config.source)
+    obs0 = observe_jit(config.family)(config.source, config.source)
     names = list(obs0)
     scalar = [n for n in names if jnp.ndim(obs0[n]) == 0]
     thresholds = _thresholds(config, scalar)
-    edges = histogram_edges if histogram_edges is not None else _pilot_edges(
-        config, num_bins, pilot_chains)
-    edges = {k: np.asarray(v, dtype=np.float64) for k, v in edges.items() if k in scalar}
-    spec = tuple((n, n in thresholds, n in edges) for n in scalar)
-
     sharding = chain_sharding()
     ndev = 1 if sharding is None else sharding.mesh.size
     batch = padded_chain_count(min(chain_batch, num_chains), ndev)
-    kernel = _reduced_kernel(family, plan(config), spec)
+    if state is not None:
+        if int(state["batch"]) != batch or int(state["num_chains"]) != num_chains:
+            raise ValueError(
+                f"chain_batch: the saved summaries were made with batches of "
+                f"{int(state['batch'])} chains (of {int(state['num_chains'])}), this run uses "
+                f"{batch} (of {num_chains}); resume on the same number of devices"
+            )
+        edges = {k[6:]: v for k, v in state.items() if k.startswith("edges/")}
+    elif histogram_edges is not None:
+        edges = histogram_edges
+    else:
+        edges = _pilot_edges(config, num_bins, pilot_chains)
+    edges = {k: np.asarray(v, dtype=np.float64) for k, v in edges.items() if k in scalar}
+    spec = tuple((n, n in thresholds, n in edges) for n in scalar)
+
+    kernel = _reduced_kernel(config.family, plan(config), spec)
     T = config.num_generations
     ts = jnp.arange(1, T + 1, dtype=jnp.uint32)
     syn = jnp.asarray(config.synthetic_samples, jnp.int32)
@@ -256,7 +299,18 @@ def run_reduced(
     total_moments: dict[str, Moments] = {}
     below_total = {k: np.zeros((T, v.shape[1]), np.int64) for k, v in thresholds.items()}
     hist_total = {k: np.zeros((T, v.size + 1), np.int64) for k, v in edges.items()}
-    for start in range(0, num_chains, batch):
+    first = 0
+    if state is not None:
+        first = int(state["done"])
+        for name in names:
+            if f"mom/{name}/count" in state:
+                total_moments[name] = Moments(
+                    *(np.array(state[f"mom/{name}/{f}"]) for f in MOMENT_FIELDS))
+        for k in below_total:
+            below_total[k] = np.array(state[f"below/{k}"], np.int64)
+        for k in hist_total:
+            hist_total[k] = np.array(state[f"hist/{k}"], np.int64)
+    for start in range(first, num_chains, batch):
         stop = min(start + batch, num_chains)
         keys = chain_keys(config.key(), start, start + batch)
         mask = jnp.arange(batch) < (stop - start)
@@ -277,6 +331,16 @@ def run_reduced(
                 below_total[name] += r["below"].astype(np.int64)
             if "hist" in r:
                 hist_total[name] += r["hist"].astype(np.int64)
+        if on_batch is not None:
+            snap = {"done": np.asarray(stop), "batch": np.asarray(batch),
+                    "num_chains": np.asarray(num_chains)}
+            snap.update({f"edges/{k}": v for k, v in edges.items()})
+            for name, m in total_moments.items():
+                snap.update({f"mom/{name}/{f}": np.asarray(getattr(m, f))
+                             for f in MOMENT_FIELDS})
+            snap.update({f"below/{k}": v for k, v in below_total.items()})
+            snap.update({f"hist/{k}": v for k, v in hist_total.items()})
+            on_batch(snap)
         if progress is not None:
             progress(stop, num_chains)
 
@@ -304,8 +368,9 @@ def run_reduced(
                 counts[(name, t, float(cut))] = c
     hists = {}
     for name, e in edges.items():
-        first = np.zeros((1, e.size + 1), np.int64)
-        first[0, np.searchsorted(e, float(obs0[name]), side="right")] = num_chains
-        hists[name] = (e, np.concatenate([first, hist_total[name]]))
+        first_row = np.zeros((1, e.size + 1), np.int64)
+        first_row[0, np.searchsorted(e, float(obs0[name]), side="right")] = num_chains
+        hists[name] = (e, np.concatenate([first_row, hist_total[name]]))
     return ReducedResult(config=config, moments=moments, threshold_counts=counts,
-                         histograms=hists, timings={"run_s": time.perf_counter() - t0})
+                         histograms=hists, timings={"run_s": time.perf_counter() - t0},
+                         chain_batch=batch)

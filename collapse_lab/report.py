@@ -55,7 +55,8 @@ def finalize(run_dir, result, *, false_alarm: float = 1e-3, figures: bool = True
     unfinished, and ``resume`` would redo this step.
     """
     run_dir = Path(run_dir)
-    arrays_sha = io.write_arrays(run_dir, result)
+    reduced = bool(getattr(result, "reduced", False))
+    arrays_sha = io.write_reduced(run_dir, result) if reduced else io.write_arrays(run_dir, result)
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         # Observables that are infinite on some chains (a perplexity, ...) give NaN spreads.
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -73,6 +74,7 @@ def finalize(run_dir, result, *, false_alarm: float = 1e-3, figures: bool = True
             generations_done=int(result.generations_done),
             arrays_sha256=arrays_sha,
             passed=bool(table.attrs.get("passed", False)),
+            **({"reduced": True} if reduced else {}),
         )
 
     if background is not None:
@@ -100,7 +102,8 @@ def draw_run_figures(result, table: pd.DataFrame, out_dir) -> list[Path]:
     out_dir = Path(out_dir)
     theory = analysis.theory_frame(result)
     paths = [save_figure(plots.trajectories_figure(result, theory), out_dir / "trajectories.png")]
-    fig = plots.survival_figure(result, theory)
+    # Survival and tail-loss curves need every chain's trajectory: not drawn for reduced runs.
+    fig = None if getattr(result, "reduced", False) else plots.survival_figure(result, theory)
     if fig is not None:
         paths.append(save_figure(fig, out_dir / "survival.png"))
     if len(table):
@@ -202,7 +205,8 @@ def verdict_markdown(table) -> str:
     """The verdict table as Markdown, with the family-wise verdict line."""
     a = table.attrs
     if len(table) == 0:
-        return "_No theory prediction applies to this configuration._"
+        note = a.get("note") or "no theory prediction applies to this configuration"
+        return f"_Nothing checked: {note.removeprefix('nothing checked: ')}._"
     rows = []
     for r in table.to_dict("records"):
         rows.append(
@@ -248,7 +252,11 @@ def _describe_config(result, experiment) -> list[dict]:
             desc["source"] = json.dumps(experiment["source"])
         if experiment.get("sampling"):
             desc["sampling"] = json.dumps(experiment["sampling"])
-        desc["chunk_size"] = experiment.get("chunk_size", "auto")
+        if experiment.get("reduce"):
+            desc["reduce"] = True
+            desc["chain_batch"] = getattr(result, "chain_batch", None) or "default"
+        else:
+            desc["chunk_size"] = experiment.get("chunk_size", "auto")
     n = desc.get("num_samples")
     if isinstance(n, list) and len(set(n)) == 1:
         desc["num_samples"] = n[0]
@@ -271,6 +279,29 @@ def run_report(run_dir, result, table, figure_paths, prov: dict, experiment: dic
     git = env.get("git") or {}
     devices = ", ".join(f"{d['platform']}:{d['id']} {d['kind']}".strip() for d in env["devices"])
     total_wall = sum(s.get("wall_s", 0.0) for s in sessions)
+    reduced = bool(getattr(result, "reduced", False))
+    mode = (
+        [
+            "**Reduced run** (`reduce = true`): only across-chain summaries per generation were "
+            "kept (count, mean and central moments, the threshold counts the verdict needs, "
+            "fixed-bin histograms), so memory and `reduced.npz` do not grow with the number of "
+            "chains. Quantile bands in the figures are read from the histograms (bin "
+            "resolution); per-chain figures (survival, tail loss) are not drawn, and quantile "
+            "rows are checked by their threshold counts.",
+            "",
+        ]
+        if reduced
+        else []
+    )
+    files = (
+        f"Files: `{io.REDUCED}` (across-chain summaries `mom/<name>/<moment>` [generation], "
+        f"`thr/*`, `hist/<name>/*`), `{io.SUMMARY}`, `{io.CHECK}`, `{io.CONFIG}`, "
+        f'`{io.PROVENANCE}`. Load with `collapse_lab.load("{run_dir}")` (a ReducedResult).'
+        if reduced
+        else f"Files: `{io.ARRAYS}` (observables `obs/<name>` [chain, generation]), "
+        f"`{io.SUMMARY}`, `{io.CHECK}`, `{io.CONFIG}`, `{io.PROVENANCE}`. Load with "
+        f'`collapse_lab.load("{run_dir}")`.'
+    )
     lines = [
         f"# {name}",
         "",
@@ -278,6 +309,7 @@ def run_report(run_dir, result, table, figure_paths, prov: dict, experiment: dic
         f"{config.num_chains} chains x {config.num_generations} generations. "
         f"Verdict: **{verdict}**.",
         "",
+        *mode,
         "## Configuration",
         "",
         markdown_table(_describe_config(result, experiment), ["key", "value"]),
@@ -300,8 +332,7 @@ def run_report(run_dir, result, table, figure_paths, prov: dict, experiment: dic
         f"- git revision {git.get('revision', 'unknown')}"
         + (" (with uncommitted changes)" if git.get("dirty") else ""),
         "",
-        f"Files: `{io.ARRAYS}` (observables `obs/<name>` [chain, generation]), `{io.SUMMARY}`, "
-        f'`{io.CHECK}`, `{io.CONFIG}`, `{io.PROVENANCE}`. Load with `collapse_lab.load("{run_dir}")`.',
+        files,
         "",
     ]
     return "\n".join(lines)

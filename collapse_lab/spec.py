@@ -9,6 +9,8 @@ the sizes; an optional ``[sweep]`` table turns it into one sub-run per combinati
     num_generations = 200
     num_samples = 10          # or a list with one n_t per generation
     method = "exact"          # "sample" or "exact"
+    reduce = false            # true: keep only across-chain summaries (huge runs)
+    chain_batch = 65536       # with reduce: chains per compiled batch (and per checkpoint)
 
     [family]
     name = "gaussian"
@@ -67,6 +69,8 @@ TOP_LEVEL_KEYS = (
     "false_alarm",
     "key_impl",
     "x64",
+    "reduce",
+    "chain_batch",
     "family",
     "source",
     "policy",
@@ -154,6 +158,10 @@ class Experiment:
         false_alarm: family-wise false-alarm rate of the verdict table.
         key_impl: PRNG implementation (``threefry2x32`` by default).
         x64: whether the run needs ``jax_enable_x64`` (float64 simulation).
+        reduce: keep only across-chain summaries per generation (:func:`collapse_lab.run_reduced`:
+            memory independent of ``num_chains``; no per-chain arrays are saved).
+        chain_batch: with ``reduce``, chains per compiled batch and per checkpoint (None: the
+            runner's default, 65,536).
         sweep: axis -> list of values (dotted keys such as ``policy.alpha``); empty: one run.
     """
 
@@ -173,6 +181,8 @@ class Experiment:
     false_alarm: float = 1e-3
     key_impl: str = "threefry2x32"
     x64: bool = False
+    reduce: bool = False
+    chain_batch: int | None = None
     sweep: dict = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -194,6 +204,11 @@ class Experiment:
         }
         if self.chunk_size is not None:
             out["chunk_size"] = self.chunk_size
+        # Written only when set, so experiments stored before reduced mode read back unchanged.
+        if self.reduce:
+            out["reduce"] = True
+        if self.chain_batch is not None:
+            out["chain_batch"] = self.chain_batch
         if self.sweep:
             out["sweep"] = copy.deepcopy(self.sweep)
         return out
@@ -365,6 +380,16 @@ def parse_experiment(data: Mapping) -> Experiment:
     x64 = data.get("x64", False)
     if not isinstance(x64, bool):
         raise ValueError(f"x64 must be true or false, got {x64!r}")
+    reduce = data.get("reduce", False)
+    if not isinstance(reduce, bool):
+        raise ValueError(f"reduce must be true or false, got {reduce!r}")
+    chain_batch = data.get("chain_batch")
+    if chain_batch is not None:
+        chain_batch = _int("chain_batch", chain_batch, 1)
+        if not reduce:
+            raise ValueError(
+                "chain_batch applies only to reduced runs: set reduce = true (--reduce) or drop it"
+            )
     name = data.get("name", f"{family_name}-{policy_name}")
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise ValueError(
@@ -389,6 +414,8 @@ def parse_experiment(data: Mapping) -> Experiment:
         false_alarm=float(false_alarm),
         key_impl=key_impl,
         x64=x64,
+        reduce=reduce,
+        chain_batch=chain_batch,
         sweep=sweep,
     )
 
