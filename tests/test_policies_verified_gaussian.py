@@ -47,7 +47,8 @@ def _check(result):
     table = cl.check(result, FALSE_ALARM)
     exact = table[table["exact"]]
     assert {("variance", 1), ("mean_drift2", 1)} <= set(
-        zip(exact["observable"], exact["generation"])), cl.format_table(table)
+        zip(exact["observable"], exact["generation"])
+    ), cl.format_table(table)
     assert exact["pass"].all(), cl.format_table(table)
     assert table["pass"].all(), cl.format_table(table)  # the approximate t = 2 row too
     assert_rejects(
@@ -83,15 +84,21 @@ def test_kept_points_are_the_truncated_model():
 
 
 def test_theory_matches_scipy_truncnorm():
-    for m, s, lo, hi in [(0.0, 1.0, -1.5, 1.5), (0.3, 0.5, -1.0, 2.0), (4.0, 1.0, -1.0, 1.0),
-                         (-4.0, 0.7, -1.0, 1.0)]:
+    for m, s, lo, hi in [
+        (0.0, 1.0, -1.5, 1.5),
+        (0.3, 0.5, -1.0, 2.0),
+        (4.0, 1.0, -1.0, 1.0),
+        (-4.0, 0.7, -1.0, 1.0),
+    ]:
         ref = stats.truncnorm((lo - m) / s, (hi - m) / s, loc=m, scale=s)
         tm, tv = th.truncated_normal_moments(m, s, lo, hi)
         np.testing.assert_allclose([tm, tv], [ref.mean(), ref.var()], rtol=1e-9, atol=1e-12)
     # a wide band is no filter: the replace law
     np.testing.assert_allclose(
         th.expected_variance_verified_band([1, 2, 3], N, 50.0, sigma2_0=2.0),
-        th.expected_variance([1, 2, 3], N, sigma2_0=2.0), rtol=1e-12)
+        th.expected_variance([1, 2, 3], N, sigma2_0=2.0),
+        rtol=1e-12,
+    )
 
 
 def test_bad_input():
@@ -100,13 +107,25 @@ def test_bad_input():
             cl.VerifiedBand(bad)
     fam = cl.Gaussian(2)
     with pytest.raises(ValueError, match="dim 1"):
-        cl.run_chains(jax.random.key(0), fam, fam.source([0.0, 0.0], np.eye(2)),
-                      policy=cl.VerifiedBand(1.0), num_chains=2, num_generations=2,
-                      num_samples=5)
+        cl.run_chains(
+            jax.random.key(0),
+            fam,
+            fam.source([0.0, 0.0], np.eye(2)),
+            policy=cl.VerifiedBand(1.0),
+            num_chains=2,
+            num_generations=2,
+            num_samples=5,
+        )
     cat = cl.Categorical(3)
     with pytest.raises(ValueError, match="VerifiedBand"):
-        cl.run_chains(jax.random.key(0), cat, cat.source([0.2, 0.3, 0.5]),
-                      policy=cl.VerifiedBand(1.0), num_chains=2, num_generations=2,
-                      num_samples=5)
+        cl.run_chains(
+            jax.random.key(0),
+            cat,
+            cat.source([0.2, 0.3, 0.5]),
+            policy=cl.VerifiedBand(1.0),
+            num_chains=2,
+            num_generations=2,
+            num_samples=5,
+        )
     with pytest.raises(ValueError, match="c must"):
         th.verified_band_step(0.0, 1.0, 10, 0.0)
