@@ -35,6 +35,7 @@ from .policies import Policy as Policy
 from .policies import Refresh as Refresh
 from .policies import Replace as Replace
 from .policies import Verified as Verified
+from .policies import VerifiedBand as VerifiedBand
 from .policies import Window as Window
 from .policies import make_policy as make_policy
 from .prediction import Prediction as Prediction

@@ -32,6 +32,8 @@ the theory) only. Policies here:
   every generation, plus ``n - round(alpha * n)`` synthetic points (theory/wright_fisher.md#p5).
 * :class:`Verified` -- a verifier keeps a synthetic token of category i with probability
   ``accept[i]`` (noisy verifiers: :meth:`Verified.noisy`; Feng et al. 2024).
+* :class:`VerifiedBand` -- a verifier keeps a synthetic Gaussian point x iff
+  ``|x - mu_0| <= c sigma_0`` (source frame): the kept points are the model truncated to the band.
 * :class:`Curated` -- each kept token is the best of k model draws by a reward (Ferbach et al.
   2024).
 
@@ -507,6 +509,63 @@ class Verified(Policy):
         return _reweighted(draws, params, lambda p: p * jnp.asarray(accept, p.dtype)), pool
 
 
+@dataclasses.dataclass(frozen=True)
+class VerifiedBand(Policy):
+    r"""A band verifier for the Gaussian family (dim 1): a synthetic point x is kept iff
+    $|x - \mu_0| \le c\,\sigma_0$ ($\mu_0, \sigma_0$ the source's); proposals are drawn until
+    n are kept.
+
+    Static shapes: the n kept points are i.i.d. from the model $N(\mu_t, \lambda\sigma_t^2)$
+    truncated to the band, so they are drawn from that law directly, by inverse CDF in the model's
+    standardised frame: with $a, b$ the band's ends there, $z = \Phi^{-1}(\Phi(a) + u(\Phi(b) -
+    \Phi(a)))$, evaluated through the upper tail ($-\Phi^{-1}$ of the complementary
+    probability) when that probability exceeds 1/2, so neither tail loses accuracy. The expected
+    number of proposals, $n/(\Phi(b) - \Phi(a))$, is the cost (not simulated). Fresh data is not
+    filtered. The training set's statistics are computed from the n truncated draws in both
+    methods: a truncated normal sample's mean and scatter have no closed joint law, so
+    ``method="exact"`` draws the n points too (O(n) per generation, same law as
+    ``method="sample"``). Theory: theory/gaussian.md#p8 (one-step map, exact at generation 1).
+
+    Once a model's mean lies inside the band (every model after the first: a mean of kept points
+    does), $a \le 0 \le b$ and the inversion is accurate at any scale. dim > 1 is refused (a
+    ``ValueError`` from ``validate``; the radial band would need the truncated chi law).
+
+    Args:
+        c: half-width of the band in source standard deviations (a finite number > 0).
+
+    References:
+        Feng et al. (2024), "Beyond Model Collapse: Scaling Up with Synthesized Data Requires
+        Verification", arXiv 2406.07515 (verifier-filtered synthetic data).
+    """
+
+    c: float
+    name = "verified_band"
+    needs_max_samples = True
+
+    def __post_init__(self):
+        c = self.c
+        if isinstance(c, bool) or not isinstance(c, (int, float, np.floating, np.integer)) \
+                or not math.isfinite(float(c)) or float(c) <= 0:
+            raise ValueError(f"c must be a finite number > 0, got {c!r}")
+        object.__setattr__(self, "c", float(c))
+
+    def validate(self, family, method, num_samples):
+        if getattr(family, "name", None) != "gaussian" or not hasattr(family, "truncated_stats"):
+            raise ValueError(f"policy VerifiedBand is not available for the {family.name} family "
+                             "(it filters Gaussian points)")
+        if family.dim != 1:
+            raise ValueError(f"policy VerifiedBand needs a Gaussian of dim 1, got dim {family.dim}")
+
+    def update(self, draws, params, pool):
+        # A buffer of max n_t points on both paths (the exact plan has no sample buffer).
+        size = int(draws.plan.max_samples)
+        masked = draws.plan.syn_masked or draws.method == "exact"
+        kept = draws.family.truncated_stats(draws.subkey(KEY_SYNTHETIC), params, self.c, size,
+                                            draws.n_syn if masked else None)
+        real = draws.fresh()
+        return (kept if real is None else draws.family.merge(kept, real)), pool
+
+
 def _reweighted(draws, params, reweight):
     p = draws.plan
     kept = draws.family.reweighted_stats(draws.subkey(KEY_SYNTHETIC), params, reweight,
@@ -582,6 +641,7 @@ POLICIES = {
     "fixed_real": FixedReal,
     "verified": Verified,
     "curated": Curated,
+    "verified_band": VerifiedBand,
 }
 
 

@@ -9,6 +9,9 @@ from ..theory import gaussian as th
 
 # A mean of exp(Y) is only tested where Var[Y] <= this (log-normal-like tails; catalogue T1).
 MAX_LOG_VARIANCE = 1.0
+# The iterated band-verifier map (approximate beyond t = 1) is checked at t = 2 only, within
+# this relative tolerance (measured error there: about -7 %, growing later; theory/gaussian.md#p8).
+BAND_REL_TOL = 0.10
 PROBABILITY_EPS = (0.5, 0.1)
 DOC = "theory/gaussian.md"
 
@@ -132,6 +135,21 @@ def _policy_predictions(policy, n, gens, est, sigma2_0, lam, d, add) -> list:
             add("mean_drift2", t, "mean",
                 th.expected_mean_drift2_subsample(t, n, policy.size or None, est, sigma2_0, lam),
                 "E[drift^2]", "P3")
+    elif kind == "verified_band" and d == 1:
+        c = policy.c
+        for t in gens:
+            # exact at t = 1 (one step from the source); the iterated map (approximate) at t = 2
+            exact = t == 1
+            if t > 2:
+                continue
+            kw = {} if exact else {"exact": False, "rel_tol": BAND_REL_TOL}
+            add("variance", t, "mean",
+                th.expected_variance_verified_band(t, n, c, est, sigma2_0, lam), "E[var]", "P8",
+                **kw)
+            if exact:
+                add("mean_drift2", t, "mean",
+                    th.expected_mean_drift2_verified_band(t, n, c, est, sigma2_0, lam),
+                    "E[drift^2]", "P8")
     elif kind == "window":
         for t in gens:
             add("variance", t, "mean",

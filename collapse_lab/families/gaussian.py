@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jax.scipy.special import ndtr
+from jax.scipy.special import ndtr, ndtri
 
 from .._batch_invariant import dmatmul, dsum, dtrace
 from .._random import (
@@ -337,6 +337,38 @@ class Gaussian(AbstractFamily):
         sign = jnp.where(jnp.diag(r) < 0, -1.0, 1.0)
         factor, log_norm = self._normalise_factor((r * sign[:, None]).T)
         return GaussianStats(count=count, mean=mean, log_scale=log_norm, shape=factor)
+
+    def truncated_stats(self, key, params, c, buffer_size, num_samples=None) -> GaussianStats:
+        """Statistics of draws from the model (at its temperature) truncated to the band
+        ``|x| <= c`` of the source's standardised frame (dim 1; :class:`VerifiedBand`).
+
+        Inverse CDF in the model's own standardised frame z, summarised there like
+        ``sample_stats`` (so the carry keeps its precision at any scale).
+        """
+        dt = params.mean.dtype
+        m = params.mean[0]
+        s = jnp.exp(self._log_scale_sampling(params))
+        a = (-c - m) / s
+        b = (c - m) / s
+        u = uniforms(key, buffer_size, (), dt)
+        lo, hi = _ncdf(a), _ncdf(b)  # Phi(a), Phi(b)
+        qlo, qhi = _ncdf(-b), _ncdf(-a)  # 1 - Phi(b), 1 - Phi(a)
+        p = lo + u * (hi - lo)
+        q = qlo + (1 - u) * (qhi - qlo)  # 1 - p, accurate in the upper tail
+        z = jnp.where(p <= 0.5, ndtri(jnp.minimum(p, 0.5)), -ndtri(jnp.minimum(q, 0.5)))
+        z = jnp.clip(jnp.where(jnp.isnan(z), a, z), a, b)
+        y = z - z[0]
+        if num_samples is None:
+            count = jnp.asarray(buffer_size, dt)
+        else:
+            count = jnp.asarray(num_samples, dt)
+            y = jnp.where(jnp.arange(buffer_size) < num_samples, y, 0)
+        sums = dsum(jnp.stack([y, y * y]), 1)
+        safe_count = jnp.maximum(count, 1)
+        zbar = jnp.where(count > 0, z[0] + sums[0] / safe_count, 0)
+        ss = jnp.maximum(sums[1] - sums[0] * (sums[0] / safe_count), 0)
+        log_m2 = jnp.where(ss > 0, jnp.log(jnp.where(ss > 0, ss, 1.0)), -jnp.inf)
+        return self._stats_from_z(params, count, zbar[None], log_m2)
 
     # ------------------------------------------------------------------------------ pooling
     def empty_stats(self, params) -> GaussianStats:

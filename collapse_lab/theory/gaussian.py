@@ -44,6 +44,10 @@ __all__ = [
     "expected_variance_fresh",
     "expected_mean_drift2_fresh",
     "stationary_fresh",
+    "truncated_normal_moments",
+    "verified_band_step",
+    "expected_variance_verified_band",
+    "expected_mean_drift2_verified_band",
 ]
 
 
@@ -545,4 +549,80 @@ def expected_mean_drift2_window(t, n, w, estimator="mle", sigma2_0=1.0, temperat
     r"""$E\lVert\mu_t-\mu_0\rVert^2$ under Window(w) (theory/gaussian.md#p4). **Exact.**"""
     ts, scalar, _, _ = _steps(t, n, estimator, temperature)
     _, d = _window_path(int(ts.max()), n, int(w), estimator, sigma2_0, temperature)
+    return shape_out(d[ts], scalar)
+
+
+def truncated_normal_moments(mean, sd, lower, upper):
+    r"""Mean and variance of $N(m, s^2)$ truncated to $[l, u]$ (exact): with
+    $\alpha = (l-m)/s$, $\beta = (u-m)/s$, $Z = \Phi(\beta)-\Phi(\alpha)$,
+    mean $m + s(\varphi(\alpha)-\varphi(\beta))/Z$ and variance
+    $s^2[1 + (\alpha\varphi(\alpha)-\beta\varphi(\beta))/Z - ((\varphi(\alpha)-\varphi(\beta))/Z)^2]$
+    (Johnson, Kotz & Balakrishnan 1994, section 10.1). See theory/gaussian.md#p8."""
+    m, s = float(mean), float(sd)
+    lo, hi = float(lower), float(upper)
+    if not (np.isfinite(m) and np.isfinite(s) and s > 0):
+        raise ValueError(f"mean must be finite and sd finite and > 0, got {mean!r}, {sd!r}")
+    if not lo < hi:
+        raise ValueError(f"lower must be < upper, got {lower!r}, {upper!r}")
+    a, b = (lo - m) / s, (hi - m) / s
+    if a > 0:  # mirror into the lower tail, where Phi keeps relative accuracy
+        tm, tv = truncated_normal_moments(-m, s, -hi, -lo)
+        return -tm, tv
+    z = special.ndtr(b) - special.ndtr(a)
+    if not z > 0:
+        raise ValueError(f"the band [{lower}, {upper}] has no mass under N({mean}, {sd}^2)")
+    pa = np.exp(-0.5 * a * a) / np.sqrt(2 * np.pi) if np.isfinite(a) else 0.0
+    pb = np.exp(-0.5 * b * b) / np.sqrt(2 * np.pi) if np.isfinite(b) else 0.0
+    ra = a * pa if np.isfinite(a) else 0.0
+    rb = b * pb if np.isfinite(b) else 0.0
+    shift = (pa - pb) / z
+    return m + s * shift, s * s * (1 + (ra - rb) / z - shift * shift)
+
+
+def verified_band_step(mean, variance, n, c, estimator="mle", temperature=1.0):
+    r"""One exact step of the band verifier (``VerifiedBand(c)``), source-standardised units.
+
+    Given model t with mean ``mean`` (in source sd from $\mu_0$) and variance ``variance`` (in
+    $\sigma_0^2$), generation t+1 is fit on n i.i.d. draws of $N(\text{mean},
+    \lambda\,\text{variance})$ truncated to $[-c, c]$, with truncated mean $\tau_1$ and
+    variance $\tau_2$. Returns $(E\mu_{t+1}, E\sigma^2_{t+1}, E\mu_{t+1}^2) =
+    (\tau_1, \tfrac{n-1}{n-c_e}\tau_2, \tau_1^2 + \tau_2/n)$ ($c_e$ = 0 MLE, 1 unbiased).
+    See theory/gaussian.md#p8.
+    """
+    off = estimator_offset(estimator)
+    _check_positive("temperature", temperature)
+    _check_positive("c", c)
+    if not n >= 2:
+        raise ValueError(f"n must be >= 2, got {n!r}")
+    tm, tv = truncated_normal_moments(mean, np.sqrt(temperature * variance), -c, c)
+    return tm, (n - 1) / (n - off) * tv, tm * tm + tv / n
+
+
+def _verified_band_path(t_max, n, c, estimator, sigma2_0, temperature):
+    ns = schedule(n, t_max)
+    s = np.empty(t_max + 1)
+    d = np.empty(t_max + 1)
+    s[0], d[0] = sigma2_0, 0.0
+    m, v = 0.0, 1.0
+    for k in range(t_max):
+        m, v, d2 = verified_band_step(m, v, ns[k], c, estimator, temperature)
+        s[k + 1], d[k + 1] = sigma2_0 * v, sigma2_0 * d2
+    return s, d
+
+
+def expected_variance_verified_band(t, n, c, estimator="mle", sigma2_0=1.0, temperature=1.0):
+    r"""$E\sigma^2_t$ under ``VerifiedBand(c)`` from the source $N(\mu_0, \sigma_0^2)$:
+    :func:`verified_band_step` iterated on the expected parameters. **Exact for t <= 1**,
+    approximate beyond (the map is nonlinear; error measured in theory/gaussian.md#p8)."""
+    ts, scalar, _, _ = _steps(t, n, estimator, temperature)
+    s, _ = _verified_band_path(int(ts.max()), n, c, estimator, sigma2_0, temperature)
+    return shape_out(s[ts], scalar)
+
+
+def expected_mean_drift2_verified_band(t, n, c, estimator="mle", sigma2_0=1.0, temperature=1.0):
+    r"""$E(\mu_t-\mu_0)^2$ under ``VerifiedBand(c)`` (same map as
+    :func:`expected_variance_verified_band`; **exact for t <= 1**, approximate beyond: the
+    iteration carries the mean's expectation, not its spread)."""
+    ts, scalar, _, _ = _steps(t, n, estimator, temperature)
+    _, d = _verified_band_path(int(ts.max()), n, c, estimator, sigma2_0, temperature)
     return shape_out(d[ts], scalar)
