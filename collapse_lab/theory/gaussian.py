@@ -66,7 +66,7 @@ def _steps(t, n, estimator, temperature):
 
 
 def expected_variance(t, n, estimator="mle", sigma2_0=1.0, temperature=1.0):
-    r"""$E[\sigma^2_t] = \sigma^2_0 \prod_{s<t} \lambda (n_s-1)/(n_s-c)$ (catalogue G1, M1, G12).
+    r"""$E[\sigma^2_t] = \sigma^2_0 \prod_{s<t} \lambda (n_s-1)/(n_s-c)$ (theory/gaussian.md G1, M1, G12).
 
     Replace policy. Exact for every finite n. In d dimensions it is the expected trace of
     $\Sigma_t$ when ``sigma2_0`` is $\mathrm{tr}\,\Sigma_0$. Unbiased, $\lambda=1$: a martingale.
@@ -79,7 +79,7 @@ def expected_variance(t, n, estimator="mle", sigma2_0=1.0, temperature=1.0):
 
 def variance_of_variance(t, n, estimator="mle", sigma2_0=1.0, temperature=1.0):
     r"""$\mathrm{Var}[\sigma^2_t] = E[\sigma^4_t] - E[\sigma^2_t]^2$ with
-    $E[\sigma^4_t] = \sigma^4_0 \prod_s \lambda^2 (n_s-1)(n_s+1)/(n_s-c)^2$ (catalogue G2, exact).
+    $E[\sigma^4_t] = \sigma^4_0 \prod_s \lambda^2 (n_s-1)(n_s+1)/(n_s-c)^2$ (theory/gaussian.md G2, exact).
 
     Exact but not testable by simulation at large t/n (heavy tails; theory/gaussian.md#g2).
     """
@@ -92,7 +92,7 @@ def variance_of_variance(t, n, estimator="mle", sigma2_0=1.0, temperature=1.0):
 
 def expected_sigma(t, n, estimator="mle", sigma2_0=1.0, temperature=1.0):
     r"""$E[\sigma_t] = \sigma_0 \prod_{s<t} \sqrt{2\lambda}\,\Gamma(n_s/2)/
-    (\Gamma((n_s-1)/2)\sqrt{n_s-c})$ (catalogue G3, exact; 1-D).
+    (\Gamma((n_s-1)/2)\sqrt{n_s-c})$ (theory/gaussian.md G3, exact; 1-D).
 
     For large n about $\sigma_0 e^{-3t/(4n)}$ (MLE). See theory/gaussian.md#g3.
     """
@@ -112,7 +112,7 @@ def _log_step_mean(ns, c, temperature):
 
 def expected_log_variance(t, n, estimator="mle", sigma2_0=1.0, temperature=1.0):
     r"""$E[\log\sigma^2_t] = \log\sigma^2_0 + \sum_{s<t}[\psi((n_s-1)/2) + \log 2 - \log(n_s-c)
-    + \log\lambda]$ (catalogue G4, G12; exact).
+    + \log\lambda]$ (theory/gaussian.md G4, G12; exact).
 
     The per-generation drift is about $-2/n$ (MLE) or $-1/n$ (unbiased).
     See theory/gaussian.md#g4.
@@ -123,7 +123,7 @@ def expected_log_variance(t, n, estimator="mle", sigma2_0=1.0, temperature=1.0):
 
 def variance_of_log_variance(t, n):
     r"""$\mathrm{Var}[\log\sigma^2_t] = \sum_{s<t}\psi'((n_s-1)/2) \approx 2t/(n-1)$
-    (catalogue G5, exact; independent of the estimator and temperature).
+    (theory/gaussian.md G5, exact; independent of the estimator and temperature).
 
     See theory/gaussian.md#g5.
     """
@@ -150,7 +150,7 @@ def _log_cf(u, values, counts, c, temperature):
 
 def log_variance_cdf(x, t, n, estimator="mle", temperature=1.0):
     r"""$P(\log(\sigma^2_t/\sigma^2_0) \le x)$, exact law of the sum of independent log-chi-square
-    terms (catalogue G6).
+    terms (theory/gaussian.md G6).
 
     Computed by Gil-Pelaez inversion of the exact characteristic function
     $\varphi(u) = \prod_s e^{iu(\log 2 - \log(n_s - c) + \log\lambda)}\,
@@ -195,7 +195,7 @@ def log_variance_cdf(x, t, n, estimator="mle", temperature=1.0):
 
 
 def variance_probability_below(eps, t, n, estimator="mle", temperature=1.0):
-    r"""$P(\sigma^2_t < \varepsilon\,\sigma^2_0)$, exact (catalogue G6).
+    r"""$P(\sigma^2_t < \varepsilon\,\sigma^2_0)$, exact (theory/gaussian.md G6).
 
     At t = 1 it equals $F_{\chi^2_{n-1}}(\varepsilon (n-c)/\lambda)$. See theory/gaussian.md#g6.
     """
@@ -204,7 +204,7 @@ def variance_probability_below(eps, t, n, estimator="mle", temperature=1.0):
 
 
 def log_variance_quantile(q, t, n, estimator="mle", temperature=1.0):
-    r"""The q-quantile of $\log(\sigma^2_t/\sigma^2_0)$ (exact law, catalogue G6).
+    r"""The q-quantile of $\log(\sigma^2_t/\sigma^2_0)$ (exact law, theory/gaussian.md G6).
 
     Root finding on :func:`log_variance_cdf`; finite even where $\sigma^2_t$ itself underflows.
     """
@@ -224,18 +224,18 @@ def log_variance_quantile(q, t, n, estimator="mle", temperature=1.0):
 
 
 def variance_quantile(q, t, n, estimator="mle", sigma2_0=1.0, temperature=1.0):
-    r"""The q-quantile of $\sigma^2_t$ (exact law, catalogue G6): $\sigma^2_0 e^{x_q}$."""
+    r"""The q-quantile of $\sigma^2_t$ (exact law, theory/gaussian.md G6): $\sigma^2_0 e^{x_q}$."""
     return float(sigma2_0 * np.exp(log_variance_quantile(q, t, n, estimator, temperature)))
 
 
 def median_variance(t, n, estimator="mle", sigma2_0=1.0, temperature=1.0):
-    r"""Median of $\sigma^2_t$ (exact, catalogue G6). Unbiased, n=10, t=50: 0.00328 $\sigma^2_0$."""
+    r"""Median of $\sigma^2_t$ (exact, theory/gaussian.md G6). Unbiased, n=10, t=50: 0.00328 $\sigma^2_0$."""
     return variance_quantile(0.5, t, n, estimator, sigma2_0, temperature)
 
 
 # ------------------------------------------------------------------------- mean drift and W2
 def expected_mean_drift2(t, n, estimator="mle", sigma2_0=1.0, temperature=1.0):
-    r"""$E[\lVert\mu_t-\mu_0\rVert^2] = \sum_{s<t}\lambda E[\sigma^2_s]/n_s$ (catalogue G7, M5; exact).
+    r"""$E[\lVert\mu_t-\mu_0\rVert^2] = \sum_{s<t}\lambda E[\sigma^2_s]/n_s$ (theory/gaussian.md G7, M5; exact).
 
     MLE: $\sigma^2_0(1-(1-1/n)^t)$, bounded; unbiased: $\sigma^2_0 t/n$. In d dimensions use
     ``sigma2_0`` = $\mathrm{tr}\,\Sigma_0$. See theory/gaussian.md#g7.
@@ -247,7 +247,7 @@ def expected_mean_drift2(t, n, estimator="mle", sigma2_0=1.0, temperature=1.0):
 
 def expected_w2_squared(t, n, estimator="mle", sigma2_0=1.0, temperature=1.0):
     r"""$E[W_2^2(N(\mu_t,\sigma^2_t), N(\mu_0,\sigma^2_0))] = E(\mu_t-\mu_0)^2 + E\sigma^2_t
-    - 2\sigma_0 E\sigma_t + \sigma^2_0$ (catalogue G9; exact, 1-D).
+    - 2\sigma_0 E\sigma_t + \sigma^2_0$ (theory/gaussian.md G9; exact, 1-D).
 
     Unbiased: grows linearly; MLE: tends to $2\sigma^2_0$. See theory/gaussian.md#g9.
     """
@@ -261,7 +261,7 @@ def expected_w2_squared(t, n, estimator="mle", sigma2_0=1.0, temperature=1.0):
 # ----------------------------------------------------------------------------- d dimensions
 def expected_log_det(t, n, dim, estimator="mle", log_det_0=0.0, temperature=1.0):
     r"""$E[\log\det\Sigma_t] = \log\det\Sigma_0 + \sum_{s<t}[\sum_{i=1}^d(\psi((n_s-i)/2) + \log 2)
-    - d\log(n_s-c) + d\log\lambda]$ (catalogue M2, Bartlett decomposition; exact, n > d).
+    - d\log(n_s-c) + d\log\lambda]$ (theory/gaussian.md M2, Bartlett decomposition; exact, n > d).
 
     See theory/gaussian.md#m2.
     """
@@ -275,7 +275,7 @@ def expected_log_det(t, n, dim, estimator="mle", log_det_0=0.0, temperature=1.0)
 
 
 def variance_of_log_det(t, n, dim):
-    r"""$\mathrm{Var}[\log\det\Sigma_t] = \sum_{s<t}\sum_{i=1}^d \psi'((n_s-i)/2)$ (catalogue M3, exact)."""
+    r"""$\mathrm{Var}[\log\det\Sigma_t] = \sum_{s<t}\sum_{i=1}^d \psi'((n_s-i)/2)$ (theory/gaussian.md M3, exact)."""
     ts, scalar, ns, _ = _steps(t, n, "mle", 1.0)
     if np.any(ns <= dim):
         raise ValueError(f"n must exceed dim={dim}, got {n!r}")
@@ -306,7 +306,7 @@ def _accumulate(t_max, n, estimator, sigma2_0, temperature):
 
 
 def expected_variance_accumulate(t, n, estimator="mle", sigma2_0=1.0, temperature=1.0):
-    r"""$E[\sigma^2_t]$ when generation t is fit on all batches drawn so far (catalogue X7, exact).
+    r"""$E[\sigma^2_t]$ when generation t is fit on all batches drawn so far (theory/gaussian.md X7, exact).
 
     With pool size $N$ before and batch size $m$ after it:
     $E\sigma'^2 = E\sigma^2\,[(N-c) + \lambda(m-1+N/(N+m))]/(N+m-c)$; fixed n, MLE:
@@ -320,7 +320,7 @@ def expected_variance_accumulate(t, n, estimator="mle", sigma2_0=1.0, temperatur
 
 def expected_mean_drift2_accumulate(t, n, estimator="mle", sigma2_0=1.0, temperature=1.0):
     r"""$E(\mu_t-\mu_0)^2 = \sum_{k<t} \lambda n_k E\sigma^2_k/N_{k+1}^2$ under Accumulate
-    (catalogue X7, exact; fixed n: $\le \sigma^2_0\pi^2/(6n)$)."""
+    (theory/gaussian.md X7, exact; fixed n: $\le \sigma^2_0\pi^2/(6n)$)."""
     ts, scalar, _, _ = _steps(t, n, estimator, temperature)
     _, d = _accumulate(int(ts.max()), n, estimator, sigma2_0, temperature)
     return shape_out(d[ts], scalar)
@@ -328,7 +328,7 @@ def expected_mean_drift2_accumulate(t, n, estimator="mle", sigma2_0=1.0, tempera
 
 # -------------------------------------------------------------------------------- fresh alpha
 def _fresh(t_max, n, alpha, estimator, sigma2_0, temperature):
-    """Exact linear recursion (catalogue X6) with n_r = round(alpha n) fresh source samples."""
+    """Exact linear recursion (theory/gaussian.md X6) with n_r = round(alpha n) fresh source samples."""
     if not 0 <= alpha <= 1:
         raise ValueError(f"alpha must lie in [0, 1], got {alpha!r}")
     c = estimator_offset(estimator)
@@ -348,7 +348,7 @@ def _fresh(t_max, n, alpha, estimator, sigma2_0, temperature):
 
 def expected_variance_fresh(t, n, alpha, estimator="mle", sigma2_0=1.0, temperature=1.0):
     r"""$E[\sigma^2_t]$ with $n_r=\mathrm{round}(\alpha n)$ fresh and $n-n_r$ synthetic samples
-    per generation (catalogue X6; exact linear recursion):
+    per generation (theory/gaussian.md X6; exact linear recursion):
 
     $s_{t+1} = [(1-1/n)(n_r\sigma^2_0 + n_s\lambda s_t) + (n_r n_s/n) D_t]/(n-c)$,
     $D_{t+1} = (n_s/n)^2 D_t + (n_r\sigma^2_0 + n_s\lambda s_t)/n^2$. See theory/gaussian.md#x6.
@@ -359,7 +359,7 @@ def expected_variance_fresh(t, n, alpha, estimator="mle", sigma2_0=1.0, temperat
 
 
 def expected_mean_drift2_fresh(t, n, alpha, estimator="mle", sigma2_0=1.0, temperature=1.0):
-    r"""$D_t = E(\mu_t-\mu_0)^2$ under fresh fraction alpha (catalogue X6, exact recursion)."""
+    r"""$D_t = E(\mu_t-\mu_0)^2$ under fresh fraction alpha (theory/gaussian.md X6, exact recursion)."""
     ts, scalar, _, _ = _steps(t, n, estimator, temperature)
     _, d = _fresh(int(ts.max()), n, alpha, estimator, sigma2_0, temperature)
     return shape_out(d[ts], scalar)

@@ -24,7 +24,7 @@ $E[P_t(a,b)] = p$, $\mathrm{Var}[P_t(a,b)] = p(1-p) r_{a,t}$, $E[H_{a,t}] = H_{a
 (``n_s`` draws fit generation s+1); ``t`` is an int or an array of generations.
 
 References:
-    Catalogue sections 4 and 5 (shared/reference/theory-catalogue.md); Seddik et al. (2024),
+    theory/wright_fisher.md and theory/ngram.md; Seddik et al. (2024),
     arXiv 2404.05090 (collision-probability recursion); Suresh, Thangaraj & Khandavally (2024),
     arXiv 2412.17646 (bigram experiments); Alemohammad et al. (2024), arXiv 2307.01850 (fresh
     data loop); Gerstgrasser et al. (2024), arXiv 2404.01413 (accumulate); Wright (1931) and
