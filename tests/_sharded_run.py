@@ -1,5 +1,9 @@
 """Subprocess helper: run every family example (and a tiny transformer) on N simulated CPU devices
-and save the arrays."""
+and save the arrays.
+
+Usage: ``_sharded_run.py DEVICES OUT.npz [full|quick]``: ``full`` runs both methods of every
+family; ``quick`` (the default test tier) runs one method (exact where it exists) of the examples in
+``QUICK`` (one per kind of kernel: closed-form, multinomial, Bartlett, point buffer)."""
 
 import os
 import sys
@@ -16,11 +20,19 @@ from family_examples import EXAMPLES  # noqa: E402
 import collapse_lab as cl  # noqa: E402
 
 assert len(jax.devices()) == int(sys.argv[1]), jax.devices()
+QUICK = ("gaussian", "categorical", "linear_regression", "kde")
+quick = len(sys.argv) > 3 and sys.argv[3] == "quick"
 out = {}
 for name, make in EXAMPLES.items():
+    if quick and name not in QUICK:
+        continue
     fam, src, n = make()
     # one compiled shape per family and method: 4 generations in chunks of 2
-    for method in ("sample", "exact") if fam.has_exact else ("sample",):
+    if quick:
+        methods = ("exact",) if fam.has_exact else ("sample",)
+    else:
+        methods = ("sample", "exact") if fam.has_exact else ("sample",)
+    for method in methods:
         r = cl.run_chains(jax.random.key(5), fam, src, policy=cl.Fresh(0.25), num_chains=70,
                           num_generations=4, num_samples=n, method=method, chunk_size=2)
         for k, v in r.observables.items():

@@ -7,7 +7,7 @@ import pytest
 import collapse_lab as cl
 
 
-@pytest.mark.parametrize("method", ["sample", "exact"])
+@pytest.mark.parametrize("method", [pytest.param("sample", marks=pytest.mark.slow), "exact"])
 def test_selected_observables_match_the_full_run(method):
     family = cl.Categorical(50)
     source = family.source(cl.zipf(1.1, 50))

@@ -208,6 +208,7 @@ def test_refresh_every_one_is_fresh_one_bit_for_bit(cat):
     assert np.all(np.abs(a[:, 1:] - a[:, :1]) < 0.5)
 
 
+@pytest.mark.slow
 def test_accumulate_subsample_full_size_first_step_is_replace(cat):
     sub = _run(*cat, cl.AccumulateSubsample(), method="exact").observables["heterozygosity"]
     assert np.all(np.isfinite(sub))
@@ -216,8 +217,15 @@ def test_accumulate_subsample_full_size_first_step_is_replace(cat):
     np.testing.assert_array_equal(sub[:, 1], rep[:, 1])
 
 
-@pytest.mark.parametrize("policy", [cl.AccumulateSubsample(), cl.Window(2), cl.FixedReal(0.4)],
-                         ids=repr)
+@pytest.mark.parametrize(
+    "policy",
+    [
+        cl.AccumulateSubsample(),
+        pytest.param(cl.Window(2), marks=pytest.mark.slow),
+        pytest.param(cl.FixedReal(0.4), marks=pytest.mark.slow),
+    ],
+    ids=repr,
+)
 def test_chunked_runs_and_resume_are_bit_identical(policy):
     g = cl.Gaussian(1)
     src = g.source(1.0, 2.0)

@@ -6,7 +6,8 @@ same chains against the theory of a deliberately wrong policy parameter (w + 1, 
 alpha + 0.05, a subsample or real set one point larger) and requires at least one of the targeted
 rows to fail; it first asserts that the table is non-empty and the targeted rows are present.
 
-Default tier: 4,000 chains, 20 generations (exact method where it exists). The acceptance sizes
+Default tier: 4,000 chains, 20 generations (exact method where it exists), every Gaussian policy
+and two categorical ones (the others at that size in the slow tier). The acceptance sizes
 (Gaussian n = 10 and categorical Zipf vocab 100 at 20,000 chains, 100 generations, and the
 AccumulateSubsample trace ratio at t = 100) run in the slow tier.
 """
@@ -120,7 +121,18 @@ def test_gaussian_policy_theory(name):
     _check_gaussian(name, 4000, 20)
 
 
-@pytest.mark.parametrize("name", sorted(CATEGORICAL_CASES))
+# Default tier: two categorical policies (a window and the noisy verifier); the other categorical
+# policies run at the same small size in the slow tier, beside the acceptance sizes.
+QUICK_CATEGORICAL = ("verified", "window")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        n if n in QUICK_CATEGORICAL else pytest.param(n, marks=pytest.mark.slow)
+        for n in sorted(CATEGORICAL_CASES)
+    ],
+)
 def test_categorical_policy_theory(name):
     _check_categorical(name, 4000, 20)
 
