@@ -253,18 +253,7 @@ class Gaussian(AbstractFamily):
             # relative error of M2 is at most ~n ulp (typically ~2). A second pass over z
             # (z - zbar) cost about 1.6x more, as XLA recomputes or re-reads the draws.
             z = normals(uniforms(key, buffer_size, (), dt))
-            y = z - z[0]
-            if num_samples is None:
-                count = jnp.asarray(buffer_size, dt)
-            else:
-                count = jnp.asarray(num_samples, dt)
-                y = jnp.where(jnp.arange(buffer_size) < num_samples, y, 0)
-            sums = dsum(jnp.stack([y, y * y]), 1)
-            safe_count = jnp.maximum(count, 1)
-            zbar = jnp.where(count > 0, z[0] + sums[0] / safe_count, 0)
-            ss = jnp.maximum(sums[1] - sums[0] * (sums[0] / safe_count), 0)
-            log_m2 = jnp.where(ss > 0, jnp.log(jnp.where(ss > 0, ss, 1.0)), -jnp.inf)
-            return self._stats_from_z(params, count, zbar[None], log_m2)
+            return self._stats_from_draws_1d(params, z, buffer_size, num_samples, dt)
         z = normals(uniforms(key, buffer_size, (self.dim,), dt))
         if num_samples is None:
             count = jnp.asarray(buffer_size, dt)
@@ -357,6 +346,10 @@ class Gaussian(AbstractFamily):
         q = qlo + (1 - u) * (qhi - qlo)  # 1 - p, accurate in the upper tail
         z = jnp.where(p <= 0.5, ndtri(jnp.minimum(p, 0.5)), -ndtri(jnp.minimum(q, 0.5)))
         z = jnp.clip(jnp.where(jnp.isnan(z), a, z), a, b)
+        return self._stats_from_draws_1d(params, z, buffer_size, num_samples, dt)
+
+    def _stats_from_draws_1d(self, params, z, buffer_size, num_samples, dt) -> GaussianStats:
+        """Statistics of the first ``num_samples`` standardised 1-D draws ``z`` (all if None)."""
         y = z - z[0]
         if num_samples is None:
             count = jnp.asarray(buffer_size, dt)
