@@ -106,17 +106,7 @@ def _execute(
             result = continue_run(result, chunk_size=chunk, callback=callback)
         finally:
             bar.close()
-        session_s = time.perf_counter() - t0
-        io.record_session(
-            run_dir, wall_s=session_s, generations=result.generations_done, timings=result.timings
-        )
-        report.finalize(
-            run_dir,
-            result,
-            false_alarm=experiment.false_alarm,
-            figures=figures,
-            background=background,
-        )
+        _record_and_finalize(run_dir, result, experiment, t0, figures, background)
     finally:
         io.release_lock(run_dir)
     return result
@@ -169,22 +159,23 @@ def _execute_reduced(
             )
         finally:
             bar.close()
-        io.record_session(
-            run_dir,
-            wall_s=time.perf_counter() - t0,
-            generations=result.generations_done,
-            timings=result.timings,
-        )
-        report.finalize(
-            run_dir,
-            result,
-            false_alarm=experiment.false_alarm,
-            figures=figures,
-            background=background,
-        )
+        _record_and_finalize(run_dir, result, experiment, t0, figures, background)
     finally:
         io.release_lock(run_dir)
     return result
+
+
+def _record_and_finalize(run_dir, result, experiment, t0, figures, background) -> None:
+    """Record the session's wall time and timings, then write the verdict, report and figures."""
+    io.record_session(
+        run_dir,
+        wall_s=time.perf_counter() - t0,
+        generations=result.generations_done,
+        timings=result.timings,
+    )
+    report.finalize(
+        run_dir, result, false_alarm=experiment.false_alarm, figures=figures, background=background
+    )
 
 
 def run_experiment(
