@@ -49,3 +49,18 @@ settings.load_profile("ci")
 @pytest.fixture
 def key():
     return jax.random.key(20261128)
+
+
+# Files whose tests take longest (a minute or more of one worker) start first: under
+# ``--dist loadfile`` xdist hands out whole files in collection order, so a long file collected
+# late would run alone at the end of the suite while the other worker idles.
+_LONG_FIRST = ("test_sharding.py", "test_multihost.py", "test_wright_fisher.py",
+               "test_policies_theory.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item):
+        name = os.path.basename(str(item.fspath))
+        return _LONG_FIRST.index(name) if name in _LONG_FIRST else len(_LONG_FIRST)
+
+    items.sort(key=rank)  # stable: the order inside a file and among the others is kept
