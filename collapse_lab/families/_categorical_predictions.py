@@ -308,6 +308,19 @@ def categorical_predictions(family, config, overrides: dict) -> list[Prediction]
         for row, t in enumerate(later):
             moment_rows(t, q_lumps, s_lumps[row] - q_lumps**2, "W1", formula,
                         1 - s_all[row].sum(), formula)
+    # ------------------------------------------- two categories under selection: exact chain
+    if (
+        k == 2
+        and policy.name in ("verified", "curated")
+        and policy_kind != "replace"
+        and bias.is_identity
+        and smoothing == 0
+        and np.all(fresh == 0)
+        and np.all(n == n0)
+        and n0 <= MAX_ROWS_CHAIN_N
+        and gens
+    ):
+        _two_type_rows(add, policy, gens, int(n0), p0, tracked, C, 1 in gens and first_step)
     # ---------------------------------------------------------------- other biases: maps
     if (
         verify is not None
@@ -384,6 +397,55 @@ SECOND_MOMENTS = {
             t, n, p, pol.real_count(n.astype(np.int64)))),
     "mix": _mix_second,
 }
+
+
+def _two_type_rows(add, policy, gens, n, p0, tracked, num_chains, first_done):
+    """Rows of the exact two-category selection chain (theory/wright_fisher.md#f1).
+
+    Means and variances of both tracked probabilities and the mean heterozygosity at every
+    checked generation >= 2 (generation 1 has its W1-W3 rows already when ``first_done``), and
+    the verifier's majority row P(p_correct < 1/2) at every checked generation, where the
+    "correct" category is the one the verifier keeps more often (the reward prefers).
+    """
+    if policy.name == "verified":
+        keep = np.asarray(policy.accept, dtype=np.float64)
+        law = wf.verified_two_type_law(gens, n, p0[0], keep[0], keep[1])
+        favoured = None if keep[0] == keep[1] else int(np.argmax(keep))
+    else:
+        law = wf.curated_two_type_law(gens, n, p0[0], policy.reward, policy.k)
+        r = np.asarray(policy.reward)
+        favoured = None if r[0] == r[1] or policy.k == 1 else int(np.argmax(r))
+    law = np.atleast_2d(law)
+    x = np.arange(n + 1) / n  # category 0's probability
+    for row, t in enumerate(gens):
+        w = law[row]
+        m1 = float(w @ x)
+        central = x - m1
+        var = float(w @ central**2)
+        m4 = float(w @ central**4)
+        if t >= 2 or not first_done:
+            for j, cat in enumerate(tracked):
+                # p_1 = 1 - p_0: the same variance and kurtosis
+                mean = m1 if cat == 0 else 1.0 - m1
+                kurt = m4 / var**2 if var > 0 else np.inf
+                if var == 0 or num_chains >= MEAN_KURTOSIS_FACTOR * kurt:
+                    add("tracked_probs", t, "mean", mean, f"E[p_{cat}]", "F1", index=(j,))
+                if var > 0 and num_chains >= VARIANCE_KURTOSIS_FACTOR * kurt:
+                    add("tracked_probs", t, "variance", var, f"Var[p_{cat}]", "F1", index=(j,))
+            h = 2 * x * (1 - x)
+            h_mean = float(w @ h)
+            h_var = float(w @ (h - h_mean) ** 2)
+            h_kurt = float(w @ (h - h_mean) ** 4) / h_var**2 if h_var > 0 else np.inf
+            if h_var == 0 or num_chains >= MEAN_KURTOSIS_FACTOR * h_kurt:
+                add("heterozygosity", t, "mean", h_mean, "E[heterozygosity]", "F1")
+        if favoured is not None and favoured in list(tracked):
+            counts = np.arange(n + 1)
+            correct = counts if favoured == 0 else n - counts
+            prob = float(w[correct < n / 2].sum())
+            if min(prob, 1 - prob) * num_chains >= 1:
+                add("tracked_probs", t, "probability", prob,
+                    f"P(p_{favoured} < 1/2) (majority wrong)", "F1", threshold=0.5,
+                    index=(list(tracked).index(favoured),))
 
 
 def _entropy_rows(add, gens, n, q, num_chains):

@@ -86,6 +86,11 @@ __all__ = [
     "top_p_support_sequence",
     "top_k_lost_mass",
     "tale_of_tails_error",
+    "verification_threshold",
+    "two_type_selection_law",
+    "verified_two_type_law",
+    "curated_two_type_law",
+    "majority_wrong_probability",
     "MAX_CHAIN_SIZE",
 ]
 
@@ -904,3 +909,113 @@ def best_of_k_map(p, reward, k, t=1):
 def _rows(values, ts, scalar):
     out = np.stack(values)[ts]
     return out[0] if scalar else out
+
+
+
+# ------------------------------------------------------------------ F1: two types, selection
+def verification_threshold(keep_correct, keep_wrong) -> float:
+    r"""The one-shot verification threshold $p^* = 1/(1 + \psi/\phi)$ (theory/wright_fisher.md#f1).
+
+    With $\phi$ = P(verifier keeps a correct answer) and $\psi$ = P(it keeps a wrong one), a
+    generator that answers wrongly with probability $p$ yields kept data whose wrong share is
+    $p\psi / (p\psi + (1-p)\phi)$: below one half iff $p < p^*$. Training on infinitely many
+    kept answers therefore recovers the correct (majority) answer iff $p < p^*$, the sharp
+    transition that Feng et al. (2024) call the verifier's breakdown point. In
+    ``Verified.noisy(correct, phi, psi)``'s terms (false accept, false reject) this is
+    ``verification_threshold(1 - psi, phi)``. **Exact** (a statement about the kept law).
+    """
+    kc, kw = float(keep_correct), float(keep_wrong)
+    for name, v in (("keep_correct", kc), ("keep_wrong", kw)):
+        if not math.isfinite(v) or not 0.0 <= v <= 1.0:
+            raise ValueError(f"{name} must be a probability in [0, 1], got {v!r}")
+    if kc + kw <= 0:
+        raise ValueError("keep_correct and keep_wrong cannot both be 0")
+    return kc / (kc + kw)
+
+
+def two_type_selection_law(t, n: int, p0: float, select) -> np.ndarray:
+    r"""Exact law of a two-category chain with selection: ``[len(t), n + 1]`` probabilities of
+    the count $N_t$ of category 0 (theory/wright_fisher.md#f1).
+
+    Generation t+1 is fit on n tokens drawn i.i.d. from $g(p_t)$, $p_t = N_t/n$, where
+    ``select`` is the one-step map $g: [0, 1] \to [0, 1]$ of category 0's kept share
+    (vectorised over an array of p). So $N_{t+1} \sim \mathrm{Bin}(n, g(N_t/n))$: a Markov chain
+    on $\{0..n\}$, propagated exactly with its $(n+1)^2$ transition matrix ($n \le$
+    ``MAX_CHAIN_SIZE``). $N_1 \sim \mathrm{Bin}(n, g(p_0))$. **Exact** for every t and n.
+    """
+    ts, scalar = as_generations(t)
+    if int(n) != n or n < 1 or n > MAX_CHAIN_SIZE:
+        raise ValueError(f"n must be an integer in [1, {MAX_CHAIN_SIZE}], got {n!r}")
+    n = int(n)
+    p0 = float(p0)
+    if not 0.0 <= p0 <= 1.0:
+        raise ValueError(f"p0 must be a probability in [0, 1], got {p0!r}")
+    matrix = None  # built only when a generation after the first is asked for
+    q0 = float(np.clip(np.asarray(select(np.asarray([p0])), dtype=np.float64)[0], 0.0, 1.0))
+    out, current, step = [], stats.binom.pmf(np.arange(n + 1), n, q0), 1
+    for target in sorted(set(int(v) for v in ts)):
+        if target == 0:
+            raise ValueError("t must be >= 1 (generation 0 is the source)")
+        while step < target:
+            if matrix is None:
+                g = np.clip(np.asarray(select(np.arange(n + 1) / n), dtype=np.float64), 0.0, 1.0)
+                matrix = stats.binom.pmf(np.arange(n + 1)[None, :], n, g[:, None])
+            current = current @ matrix
+            step += 1
+        out.append((target, current.copy()))
+    table = dict(out)
+    res = np.stack([table[int(v)] for v in ts])
+    return res[0] if scalar else res
+
+
+def _two_type_verifier(keep0, keep1):
+    for name, v in (("keep0", keep0), ("keep1", keep1)):
+        if not math.isfinite(float(v)) or not 0.0 <= float(v) <= 1.0:
+            raise ValueError(f"{name} must be a probability in [0, 1], got {v!r}")
+    if float(keep0) + float(keep1) <= 0:
+        raise ValueError("the verifier must keep at least one category")
+
+    def g(p):
+        w0, w1 = keep0 * p, keep1 * (1.0 - p)
+        total = w0 + w1
+        return np.where(total > 0, w0 / np.where(total > 0, total, 1.0), p)
+
+    return g
+
+
+def verified_two_type_law(t, n: int, p0: float, keep0: float, keep1: float) -> np.ndarray:
+    r"""``two_type_selection_law`` for ``Verified(accept=(keep0, keep1))``: category 0's kept
+    share is $g(p) = a_0 p / (a_0 p + a_1 (1 - p))$. **Exact**."""
+    return two_type_selection_law(t, n, p0, _two_type_verifier(float(keep0), float(keep1)))
+
+
+def curated_two_type_law(t, n: int, p0: float, reward, k: int) -> np.ndarray:
+    r"""``two_type_selection_law`` for ``Curated(reward, k)`` on two categories: with
+    $r_0 > r_1$ the best of k draws is category 0 unless all k are category 1,
+    $g(p) = 1 - (1 - p)^k$ (and $g(p) = p^k$ if $r_0 < r_1$; $g(p) = p$ on a tie). **Exact**."""
+    r = np.asarray(reward, dtype=np.float64)
+    if r.shape != (2,) or not np.all(np.isfinite(r)):
+        raise ValueError(f"reward must hold 2 finite numbers, got {reward!r}")
+    if int(k) != k or k < 1:
+        raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    k = int(k)
+    if r[0] > r[1]:
+        return two_type_selection_law(t, n, p0, lambda p: 1.0 - (1.0 - p) ** k)
+    if r[0] < r[1]:
+        return two_type_selection_law(t, n, p0, lambda p: p**k)
+    return two_type_selection_law(t, n, p0, lambda p: p)
+
+
+def majority_wrong_probability(t, n: int, p_wrong: float, keep_correct: float,
+                               keep_wrong: float):
+    r"""P(the correct answer holds less than half of generation t's model), exact
+    (theory/wright_fisher.md#f1): two categories (correct, wrong), source error rate
+    ``p_wrong``, a verifier keeping correct answers with probability ``keep_correct`` and wrong
+    ones with ``keep_wrong``, n kept tokens per generation (``Verified``, replace). At t = 1
+    this is $P(\mathrm{Bin}(n, q) < n/2)$ with $q = (1-p)\phi/((1-p)\phi + p\psi)$: it tends to
+    0 for $p < p^*$ and to 1 for $p > p^*$ as n grows (:func:`verification_threshold`)."""
+    law = np.atleast_2d(verified_two_type_law(t, n, 1.0 - float(p_wrong), keep_correct,
+                                              keep_wrong))
+    counts = np.arange(int(n) + 1)
+    out = law[:, counts < int(n) / 2].sum(axis=1)
+    return out[0] if np.ndim(t) == 0 else out
