@@ -216,6 +216,14 @@ def plan(quick: bool) -> list[dict]:
     pts.append({"name": "gaussian exact n=100 (check observables)", "kind": "gaussian",
                 "method": "exact", "chains": C, "generations": T, "n": 100,
                 "observables": ["log_variance"]})
+    # The exact Gaussian step at 10x the chains: the per-generation fixed cost (a few dozen
+    # small kernels) is amortised over more chains on both sides.
+    big = 20_000 if quick else 100_000
+    pts.append({"name": "gaussian numpy exact n=100 chains=1e5", "kind": "numpy_gaussian_exact",
+                "chains": big, "generations": T // 2, "n": 100})
+    pts.append({"name": "gaussian exact n=100 chains=1e5 (check observables)", "kind": "gaussian",
+                "method": "exact", "chains": big, "generations": T // 2, "n": 100,
+                "observables": ["log_variance"]})
     pts.append({"name": f"categorical sample V={V} n=1000 (check observables)",
                 "kind": "categorical", "method": "sample", "vocab": V, "chains": cc,
                 "generations": ct, "n": 1000, "observables": ["support_size"]})
@@ -276,6 +284,10 @@ def path_table(g: dict) -> list[dict]:
          "vectorised normal + chisquare", "gaussian loop n=100", "rng normal"),
         ("gaussian exact (check observables)", "gaussian exact n=100 (check observables)",
          "gaussian numpy exact n=100", "vectorised normal + chisquare", "gaussian loop n=100",
+         "rng normal"),
+        ("gaussian exact, 1e5 chains (check observables)",
+         "gaussian exact n=100 chains=1e5 (check observables)",
+         "gaussian numpy exact n=100 chains=1e5", "vectorised normal + chisquare", None,
          "rng normal"),
         ("categorical sample", f"categorical sample V={V} n=1000",
          f"categorical numpy V={V} n=1000", "vectorised multinomial",

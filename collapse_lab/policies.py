@@ -385,7 +385,8 @@ class AccumulateSubsample(Policy):
     Two implementations, chosen by what the family offers:
 
     * count families (categorical): the pool is the merged counts (O(K) memory) and the subsample
-      is drawn from them exactly (``family.subsample_stats``; O(size x K) work);
+      is drawn from them exactly (``family.subsample_stats``: sequential draws without
+      replacement through a sum tree over the counts, O(K + size log K) work);
     * families with point buffers (Gaussian): the pool is a static buffer of every point drawn,
       ``num_generations x n`` points per chain (``num_chains x num_generations x n x dim`` floats in
       all, e.g. 20,000 chains x 100 generations x n = 10 x 4 bytes = 80 MB), subsampled by random
