@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import math
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -430,3 +431,39 @@ def multinomial(key, n, probs):
 
     counts, _ = lax.scan(step, counts, jnp.asarray(starts))
     return lax.slice_in_dim(counts, num_leaves - 1, num_leaves - 1 + num_categories, axis=axis)
+
+
+def draw_without_replacement(key, counts, num, max_num: int):
+    """Counts of ``num`` (traced, <= ``max_num``, static) items drawn without replacement from a
+    pool holding ``counts[i]`` items of category i: a multivariate hypergeometric draw, exact.
+
+    The counts sit at the leaves of a binary sum tree (padded to a power of two). Draw i takes
+    the j-th remaining item, j uniform on [0, remaining) (one ``randint`` call for all draws),
+    found by descending the tree (log K comparisons), and removes it from every node on its path:
+    O(K + max_num log K) work, with no O(K) running sum per draw.
+    """
+    k = counts.shape[-1]
+    depth = max(1, (k - 1).bit_length())
+    leaves = jnp.zeros((2**depth,), jnp.int32).at[:k].set(counts.astype(jnp.int32))
+    levels = [leaves]  # levels[d] has 2^d nodes; levels[depth] are the leaves
+    for _ in range(depth):
+        levels.insert(0, levels[0].reshape(-1, 2).sum(axis=1))
+    m = int(max_num)
+    remaining = levels[0][0] - jnp.arange(m, dtype=jnp.int32)
+    picks = jax.random.randint(key, (m,), 0, jnp.maximum(remaining, 1), dtype=jnp.int32)
+
+    def body(i, carry):
+        levels, out = carry
+        j = picks[i]
+        node = jnp.zeros((), jnp.int32)
+        for d in range(1, depth + 1):
+            left = levels[d][2 * node]
+            right = j >= left
+            j = jnp.where(right, j - left, j)
+            node = 2 * node + right.astype(jnp.int32)
+        take = (i < num).astype(jnp.int32)
+        levels = [lv.at[node >> (depth - d)].add(-take) for d, lv in enumerate(levels)]
+        return levels, out.at[node].add(take)
+
+    _, out = lax.fori_loop(0, m, body, (levels, jnp.zeros((2**depth,), jnp.int32)))
+    return out[:k]

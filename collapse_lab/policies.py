@@ -384,7 +384,8 @@ class AccumulateSubsample(Policy):
 
     Two implementations, chosen by what the family offers:
 
-    * count families (categorical): the pool is the merged counts (O(K) memory) and the subsample
+    * count families (categorical, n-gram fixed counts): the pool is the merged counts (O(K)
+      memory) and the subsample
       is drawn from them exactly (``family.subsample_stats``: sequential draws without
       replacement through a sum tree over the counts, O(K + size log K) work);
     * families with point buffers (Gaussian): the pool is a static buffer of every point drawn,

@@ -15,6 +15,7 @@ test_theory_wright_fisher.py          about 5 Monte Carlo tests at 1e-3         
 test_categorical.py                   2 tests at 1e-3                            -> 2e-3
 statistical/test_gaussian_theory.py   12 check() tables / KS at 1e-4            -> 1.2e-3
 statistical/test_verification_threshold.py 3 tables at 1e-3 + 2 binomial at 1e-4 -> 3.2e-3
+statistical/test_ngram_policies.py    2 tables at 1e-3                          -> 2e-3
 test_check.py                         10 binomial calibrations + 3 z (power)     -> 1.2e-3
 test_transformer.py                   loss margins of > 0.3 nats                 -> << 1e-3
 statistical/test_ngram_theory.py      5 tables at 1e-4, KS, NumPy Monte Carlo    -> 7e-4

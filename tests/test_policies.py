@@ -135,7 +135,7 @@ def test_unsupported_combinations_raise_before_tracing():
         with pytest.raises(ValueError, match="fixed-shape"):
             cl.run_chains(key, em, em_src, policy=pol, num_chains=2, num_generations=2,
                           num_samples=5)
-    ng = cl.NGram(4, 1, mode="fixed_counts")
+    ng = cl.NGram(4, 1, mode="corpus", seq_len=8)  # fixed-counts mode subsamples its counts
     p = cl.random_markov_source(jax.random.key(0), vocab_size=4, order=1, support_size=3)
     with pytest.raises(ValueError, match="AccumulateSubsample"):
         cl.run_chains(key, ng, ng.source(jax.random.key(1), p, heldout_sequences=2,

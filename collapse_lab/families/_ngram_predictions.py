@@ -2,7 +2,10 @@
 
 * ``mode="fixed_counts"``, no smoothing, unbiased sampling: every row is an exact Wright-Fisher
   chain; exact rows for the source-weighted heterozygosity, lost mass, support, and the mean,
-  variance and absence probability of the tracked transitions (replace, fresh and accumulate).
+  variance and absence probability of the tracked transitions (replace, fresh and accumulate);
+  for AccumulateSubsample the heterozygosity and the tracked transitions' mean and variance
+  (theory/ngram.md#p3); for Window, Refresh, Mix and FixedReal the replace rows at generation 1
+  only (model 0 is the source), and no rows after it.
 * ``mode="corpus"``, no smoothing, ``unseen="keep"``, unbiased sampling, replace policy, constant
   corpus size: the approximate heterozygosity decay (a tolerance band, theory/ngram.md#corpus).
 """
@@ -13,9 +16,10 @@ import numpy as np
 
 from ..prediction import Prediction, add_prediction, default_generations
 from ..theory import ngram as th
+from ..theory import wright_fisher as wf
 
 DOC = "theory/ngram.md"
-OVERRIDES = {"num_samples", "generations", "alpha", "context_weights", "corpus_method"}
+OVERRIDES = {"num_samples", "generations", "alpha", "context_weights", "corpus_method", "policy"}
 # Approximate corpus rows are emitted where t / min_a(N pi_a) <= this (over contexts carrying
 # 99.9 % of the stationary mass); see theory/ngram.md#corpus for the measured error.
 CORPUS_MAX_LOAD = 0.4
@@ -40,7 +44,7 @@ def ngram_predictions(family, config, overrides: dict) -> list[Prediction]:
     info = config.source.info
     pi = info.context_law
     p0 = info.transitions
-    policy = config.policy
+    policy = overrides.get("policy", config.policy)
     kind = policy.name
     if family.mode == "fixed_counts":
         weights = np.asarray(overrides.get("context_weights", family.weights_array()))
@@ -49,11 +53,49 @@ def ngram_predictions(family, config, overrides: dict) -> list[Prediction]:
         if kind == "fresh":
             fresh = np.rint(float(alpha) * n)
             syn = n - fresh
-        return _fixed_rows(family, config, n, syn, kind == "accumulate", gens, weights, pi, p0,
-                           info)
+        if kind in ("replace", "accumulate", "fresh"):
+            return _fixed_rows(family, config, n, syn, kind == "accumulate", gens, weights, pi,
+                               p0, info)
+        if kind == "accumulate_subsample" and np.unique(n).size == 1:
+            return _subsample_rows(config, n, policy.size, gens, weights, pi, p0, info)
+        if kind in FIRST_STEP_REPLACE and 1 in gens:
+            # generation 1 draws every point from the source (model 0): the replace law
+            return _fixed_rows(family, config, n, None, False, [1], weights, pi, p0, info)
+        return []
     if kind != "replace" or family.unseen != "keep" or np.unique(n).size != 1:
         return []
     return _corpus_rows(family, n[0], gens, pi, p0, overrides.get("corpus_method", "iid"))
+
+
+# Policies whose generation 1 is fit on n_0 draws from the source law (model 0 is the source),
+# so that the replace rows hold exactly at t = 1 (their later generations have no n-gram rows).
+FIRST_STEP_REPLACE = {"window", "refresh", "mix", "fixed_real"}
+
+
+def _subsample_rows(config, n, size, gens, weights, pi, p0, info):
+    """AccumulateSubsample in fixed-counts mode: every context row is its own pooled
+    Wright-Fisher chain with n_a = w_a n draws per generation and m_a = w_a m subsampled
+    (theory/ngram.md#p3, the categorical P3 recursion per row). Exact."""
+    rows: list[Prediction] = []
+    t = np.asarray(gens)
+    if t.size == 0:
+        return rows
+    n0 = float(n[0])
+    m = float(size) if size else n0
+    second = [np.atleast_2d(wf.subsample_second_moment(t, n0 * w, p0[a], size=m * w))
+              for a, w in enumerate(np.asarray(weights, dtype=np.float64))]
+    het = sum(pi[a] * (1.0 - second[a].sum(axis=1)) for a in range(len(second)))
+    width = p0.shape[1]
+    for i, g in enumerate(gens):
+        _add(rows, "heterozygosity", g, "mean", het[i], "E[sum pi_a H_a]", "P3")
+    for j, flat in enumerate(info.tracked_index):
+        ctx, col = divmod(int(flat), width)
+        p = float(p0[ctx, col])
+        for i, g in enumerate(gens):
+            _add(rows, "tracked_probs", g, "mean", p, f"E[P_t(a,b)] #{j}", "W1", index=(j,))
+            _add(rows, "tracked_probs", g, "variance", second[ctx][i, col] - p * p,
+                 f"Var[P_t(a,b)] #{j}", "P3", index=(j,))
+    return rows
 
 
 def _fixed_rows(family, config, n, syn, accumulate, gens, weights, pi, p0, info):

@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._multinomial import MAX_TRIALS, _materialize, multinomial
+from .._multinomial import MAX_TRIALS, _materialize, draw_without_replacement, multinomial
 from .._validate import at_most
 from ..family import AbstractFamily, key_first
 from ..sampling import NEG_INF, SamplingBias
@@ -418,40 +418,10 @@ class Categorical(AbstractFamily):
 
     def subsample_stats(self, key, stats, num_samples, max_samples) -> CategoricalStats:
         """Counts of ``num_samples`` tokens drawn without replacement from the pooled counts
-        (a multivariate hypergeometric draw): exact, O(K + max_samples log K) work.
-
-        The pool's counts sit at the leaves of a binary sum tree (padded to a power of two).
-        Token i takes the j-th remaining pooled token, j uniform on [0, remaining) (one
-        ``randint`` call for all i), found by descending the tree (log K comparisons), and is
-        then removed from every node on its path: sequential draws without replacement, without
-        the O(K) running sum per token of a flat search.
-        """
-        k = self.vocab_size
-        depth = max(1, (k - 1).bit_length())
-        leaves = jnp.zeros((2**depth,), jnp.int32).at[:k].set(stats.counts.astype(jnp.int32))
-        levels = [leaves]  # levels[d] has 2^d nodes; levels[depth] are the leaves
-        for _ in range(depth):
-            levels.insert(0, levels[0].reshape(-1, 2).sum(axis=1))
-        m = int(max_samples)
-        remaining = levels[0][0] - jnp.arange(m, dtype=jnp.int32)
-        picks = jax.random.randint(key, (m,), 0, jnp.maximum(remaining, 1), dtype=jnp.int32)
-
-        def body(i, carry):
-            levels, out = carry
-            j = picks[i]
-            node = jnp.zeros((), jnp.int32)
-            for d in range(1, depth + 1):
-                left = levels[d][2 * node]
-                right = j >= left
-                j = jnp.where(right, j - left, j)
-                node = 2 * node + right.astype(jnp.int32)
-            take = (i < num_samples).astype(jnp.int32)
-            levels = [lv.at[node >> (depth - d)].add(-take) for d, lv in enumerate(levels)]
-            return levels, out.at[node].add(take)
-
-        zero = jnp.zeros((2**depth,), jnp.int32)
-        _, out = jax.lax.fori_loop(0, m, body, (levels, zero))
-        return CategoricalStats(counts=out[:k])
+        (multivariate hypergeometric; :func:`collapse_lab._multinomial.draw_without_replacement`,
+        a sum-tree descent per token): exact, O(K + max_samples log K) work."""
+        return CategoricalStats(counts=draw_without_replacement(key, stats.counts, num_samples,
+                                                               max_samples))
 
     # ------------------------------------------------------------------------------ verification
     def reweighted_stats(self, key, params, reweight, buffer_size, num_samples, exact):

@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._batch_invariant import dsum
-from .._multinomial import multinomial
+from .._multinomial import draw_without_replacement, multinomial
 from .._validate import at_most, check_key
 from ..family import AbstractFamily, check_made_by
 from ..sampling import SamplingBias
@@ -385,6 +385,11 @@ class NGram(AbstractFamily):
         return self.mode == "fixed_counts"
 
     @property
+    def has_subsample(self) -> bool:  # type: ignore[override]
+        """Fixed-counts mode can subsample its pooled counts (``AccumulateSubsample``)."""
+        return self.mode == "fixed_counts"
+
+    @property
     def num_contexts(self) -> int:
         return self.vocab_size**self.order
 
@@ -628,6 +633,19 @@ class NGram(AbstractFamily):
         probs = self._sampling_weights(params.probs)
         trials = jnp.asarray(self.weights_array(), jnp.int32) * jnp.asarray(num_samples, jnp.int32)
         return NGramStats(counts=multinomial(key, trials, probs).astype(jnp.int32))
+
+    def subsample_stats(self, key, stats, num_samples, max_samples) -> NGramStats:
+        """Fixed-counts mode: each context's row draws ``weight x num_samples`` next tokens
+        without replacement from its pooled counts (one multivariate hypergeometric draw per
+        row, :func:`collapse_lab._multinomial.draw_without_replacement`): exact."""
+        if self.mode != "fixed_counts":
+            raise ValueError("subsampling pooled counts needs mode='fixed_counts'")
+        weights = self.weights_array()
+        rows = jnp.asarray(weights, jnp.int32) * jnp.asarray(num_samples, jnp.int32)
+        keys = jax.random.split(key, self.num_contexts)
+        draw = jax.vmap(lambda k, c, m: draw_without_replacement(
+            k, c, m, int(weights.max()) * int(max_samples)))
+        return NGramStats(counts=draw(keys, stats.counts, rows))
 
     # ------------------------------------------------------------------------------ pooling
     def empty_stats(self, params) -> NGramStats:
