@@ -105,3 +105,21 @@ def test_readme_kde_example_runs():
     text = (ROOT / "README.md").read_text()
     block = re.search(r"### Kernel density estimation.*?```python\n(.*?)```", text, re.S).group(1)
     exec(compile("import jax\nimport collapse_lab as cl\n" + block, "README.md", "exec"), {})
+
+
+def test_kde_policies_window_fixed_real_refused_and_others_checked_at_generation_one():
+    """Window / FixedReal need fixed-shape statistics (KDE's merge concatenates point sets):
+    a clear ValueError before tracing, not a pytree error. Mix and Refresh runs get the replace
+    rows at generation 1 only (fit on source draws); before, every generation's replace rows
+    were applied and correct chains failed them. check() at 1e-3 (false-failure rate 1e-3)."""
+    fam = cl.KDE("silverman", dim=1)
+    src = fam.source(0.0, 1.0)
+    for policy in (cl.Window(3), cl.FixedReal(0.3)):
+        with pytest.raises(ValueError, match="fixed-shape"):
+            cl.run_chains(jax.random.key(0), fam, src, policy=policy, num_chains=4,
+                          num_generations=3, num_samples=10)
+    res = cl.run_chains(jax.random.key(1), fam, src, policy=cl.Mix(0.2), num_chains=2000,
+                        num_generations=8, num_samples=10)
+    table = cl.check(res, 1e-3)
+    assert len(table) > 0 and set(table["generation"]) == {1}
+    assert table["pass"].all(), cl.format_table(table)

@@ -18,6 +18,11 @@ OVERRIDES = {"bandwidth", "bandwidth_scale", "num_samples", "generations"}
 MAX_LOG_VARIANCE = 1.0
 
 
+# Policies whose generation 1 is fit on n_0 source draws (model 0 is the source), so the replace
+# rows hold at t = 1 only; later generations have no KDE rows.
+FIRST_STEP_ONLY = {"window", "refresh", "mix", "fixed_real"}
+
+
 def kde_predictions(family, config, overrides: dict) -> list[Prediction]:
     unknown = set(overrides) - OVERRIDES
     if unknown:
@@ -31,6 +36,11 @@ def kde_predictions(family, config, overrides: dict) -> list[Prediction]:
     chol = np.asarray(config.source.source_chol, dtype=np.float64)
     sigma2_0 = float(np.sum(chol * chol))
     policy = config.policy
+    gens = [g for g in overrides.get("generations", default_generations(T)) if 1 <= g <= T]
+    if policy.name in FIRST_STEP_ONLY:
+        gens = [g for g in gens if g == 1]  # generation 1 draws from the source (model 0)
+    elif policy.name not in ("replace", "accumulate", "fresh"):
+        return []
     fresh = np.rint(float(getattr(policy, "alpha", 0.0)) * n) if policy.name == "fresh" else None
     accumulate = bool(policy.accumulate)
     if "bandwidth" in overrides:
@@ -40,7 +50,6 @@ def kde_predictions(family, config, overrides: dict) -> list[Prediction]:
     else:
         scale = float(overrides.get("bandwidth_scale", family.bandwidth_scale))
         kw = {"constant": family.rule_constant / family.bandwidth_scale * scale}
-    gens = [g for g in overrides.get("generations", default_generations(T)) if 1 <= g <= T]
     if accumulate:
         cap = family.accumulate_capacity
         gens = [g for g in gens if np.sum(n[:g]) <= cap]  # exact while nothing is overwritten

@@ -98,6 +98,9 @@ class KDE(AbstractFamily):
     bandwidth_scale: float = eqx.field(static=True)
 
     has_exact = False
+    # merge concatenates point sets (or overwrites a ring): a pool of w generations' statistics
+    # (Window) or a reused real set (FixedReal) would change shape, so those policies refuse
+    fixed_shape_stats = False
     def __init__(self, bandwidth="silverman", dim: int = 1, kernel: str = "gaussian",
                  max_points: int = 1000, accumulate_capacity: int | None = None,
                  bandwidth_scale: float = 1.0):
