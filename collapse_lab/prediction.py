@@ -32,8 +32,8 @@ class Prediction:
         rel_tol: relative tolerance of an approximate prediction.
         threshold: the cut of a probability row.
         level: the quantile level of a quantile row.
-        transform: ``None``, ``"sqrt"``, ``"log"`` or ``"exp_neg"`` ($x \mapsto e^{-x}$, e.g. a
-            precision $1/\sigma^2$ from ``log_variance``) applied to the observable first.
+        transform: ``None``, ``"sqrt"``, ``"log"`` or ``"exp_neg"`` (x -> exp(-x), e.g. a
+            precision 1/variance from ``log_variance``) applied to the observable first.
         index: index into a vector-valued observable (per chain and generation), or None.
     """
 

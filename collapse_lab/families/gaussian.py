@@ -360,7 +360,7 @@ class Gaussian(AbstractFamily):
                            (params.mean * jnp.exp(-shrink), ls - 0.5 * shrink))
 
     def best_of_k_stats(self, key, params, k, sign, buffer_size, num_samples=None):
-        """Statistics of draws that are each the best of ``k`` model draws (at its temperature)
+        r"""Statistics of draws that are each the best of ``k`` model draws (at its temperature)
         by the reward ``sign * x`` (dim 1; :class:`~collapse_lab.CuratedLinear`).
 
         In the model's standardised frame a kept draw is ``sign * M``, M the maximum of k
