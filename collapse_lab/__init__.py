@@ -28,6 +28,7 @@ from .policies import POLICIES as POLICIES
 from .policies import Accumulate as Accumulate
 from .policies import AccumulateSubsample as AccumulateSubsample
 from .policies import Curated as Curated
+from .policies import CuratedLinear as CuratedLinear
 from .policies import FixedReal as FixedReal
 from .policies import Fresh as Fresh
 from .policies import Mix as Mix
@@ -36,6 +37,7 @@ from .policies import Refresh as Refresh
 from .policies import Replace as Replace
 from .policies import Verified as Verified
 from .policies import VerifiedBand as VerifiedBand
+from .policies import VerifiedSmooth as VerifiedSmooth
 from .policies import Window as Window
 from .policies import make_policy as make_policy
 from .prediction import Prediction as Prediction

@@ -56,6 +56,8 @@ def _values(result, pred) -> np.ndarray:
         arr = np.sqrt(arr)
     elif pred.transform == "log":
         arr = np.log(arr)
+    elif pred.transform == "exp_neg":
+        arr = np.exp(-arr)
     return arr
 
 

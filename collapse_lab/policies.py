@@ -34,10 +34,14 @@ the theory) only. Policies here:
   ``accept[i]`` (noisy verifiers: :meth:`Verified.noisy`; Feng et al. 2024).
 * :class:`VerifiedBand` -- a verifier keeps a synthetic Gaussian point x iff
   ``|x - mu_0| <= c sigma_0`` (source frame): the kept points are the model truncated to the band.
+* :class:`VerifiedSmooth` -- a verifier keeps a synthetic Gaussian point x with probability
+  ``exp(-(x - mu_0)^2 / (2 c^2 sigma_0^2))``: the kept points are exactly Gaussian.
 * :class:`Curated` -- each kept token is the best of k model draws by a reward (Ferbach et al.
   2024).
+* :class:`CuratedLinear` -- each kept Gaussian point is the best of k model draws by the reward
+  ``sign * x`` (the largest, or the smallest).
 
-Filters (Verified, Curated) keep the training set's size exact and static: proposals are drawn
+Filters (Verified, VerifiedBand, VerifiedSmooth, Curated, CuratedLinear) keep the training set's size exact and static: proposals are drawn
 until n are kept, and since the kept tokens are then i.i.d. from the reweighted law they are
 drawn from it directly (the cost, the expected number of proposals, is not simulated).
 
@@ -112,12 +116,15 @@ class Draws:
             return family.exact_stats(key, params, n)
         return family.sample_stats(key, params, buffer, n if masked else None)
 
-    def synthetic(self, params):
-        """Statistics of ``n_syn`` draws from the model (None if the plan never draws any)."""
+    def synthetic(self, params, *, unbiased=False):
+        """Statistics of ``n_syn`` draws from the model (None if the plan never draws any);
+        ``unbiased=True`` draws from ``params`` without the family's sampling bias (for
+        policies that pass a law already including it)."""
         p = self.plan
         if p.syn_buffer == 0:
             return None
-        return self._draw(self.family, self.subkey(KEY_SYNTHETIC), params, p.syn_buffer,
+        family = self.real_family if unbiased else self.family
+        return self._draw(family, self.subkey(KEY_SYNTHETIC), params, p.syn_buffer,
                           p.syn_masked, self.n_syn)
 
     def fresh(self):
@@ -568,6 +575,111 @@ class VerifiedBand(Policy):
         return (kept if real is None else draws.family.merge(kept, real)), pool
 
 
+def _check_positive_number(name, v):
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)) \
+            or not math.isfinite(float(v)) or float(v) <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {v!r}")
+    return float(v)
+
+
+def _require_gaussian_1d(policy, family, what):
+    if getattr(family, "name", None) != "gaussian" or not hasattr(family, what):
+        raise ValueError(f"policy {type(policy).__name__} is not available for the "
+                         f"{family.name} family (it filters Gaussian points)")
+    if family.dim != 1:
+        raise ValueError(f"policy {type(policy).__name__} needs a Gaussian of dim 1, got dim "
+                         f"{family.dim}")
+
+
+@dataclasses.dataclass(frozen=True)
+class VerifiedSmooth(Policy):
+    r"""A smooth verifier for the Gaussian family (dim 1): a synthetic point x is kept with
+    probability $a(x) = \exp(-(x-\mu_0)^2/(2c^2\sigma_0^2))$ ($\mu_0, \sigma_0$ the
+    source's); proposals are drawn until n are kept.
+
+    Because the acceptance is a Gaussian kernel, the kept law is exactly Gaussian: in the
+    source-standardised frame, with the model sampling $N(m, v)$ ($v = \lambda\sigma_t^2$
+    at temperature $\lambda$), the kept points are $N(m', v')$ with $1/v' = 1/v + 1/c^2$ and
+    $m' = m v'/v$. Both methods therefore draw from that law with the family's own machinery
+    (``method="exact"``: O(1) per generation). The expected number of proposals per kept point,
+    $1/E[a(X)] = \sqrt{(v + c^2)/c^2}\,e^{m^2/(2(v + c^2))}$, is the cost (not simulated).
+    Fresh data is not filtered. Theory: theory/gaussian.md#p9 (the precision $1/\sigma_t^2$
+    has an exact linear recursion). dim > 1 is refused (``ValueError`` from ``validate``).
+
+    Args:
+        c: width of the acceptance kernel in source standard deviations (a finite number > 0).
+
+    References:
+        Feng et al. (2024), "Beyond Model Collapse: Scaling Up with Synthesized Data Requires
+        Verification", arXiv 2406.07515 (verifier-filtered synthetic data).
+    """
+
+    c: float
+    name = "verified_smooth"
+
+    def __post_init__(self):
+        object.__setattr__(self, "c", _check_positive_number("c", self.c))
+
+    def validate(self, family, method, num_samples):
+        _require_gaussian_1d(self, family, "smooth_verified_params")
+
+    def update(self, draws, params, pool):
+        kept = draws.synthetic(draws.family.smooth_verified_params(params, self.c),
+                               unbiased=True)
+        real = draws.fresh()
+        return (kept if real is None else draws.family.merge(kept, real)), pool
+
+
+@dataclasses.dataclass(frozen=True)
+class CuratedLinear(Policy):
+    r"""Curation of Gaussian draws (dim 1) by the linear reward $r(x) = \text{sign}\cdot x$:
+    each kept synthetic point is the best of ``k`` model draws (the largest for sign = +1, the
+    smallest for -1); n points kept per generation.
+
+    In the model's standardised frame a kept point is $\text{sign}\cdot M$ with M the maximum
+    of k standard normals, drawn directly by inversion ($\Phi(M) = U^{1/k}$). The sample mean
+    and scatter of n such points have no closed joint law, so both methods draw the n points
+    (O(n) per generation). Cost: k n proposals (not simulated). Fresh data is not filtered.
+    Theory: theory/gaussian.md#p10 (the spread contracts by $\lambda\frac{n-1}{n}v_k$ per
+    generation while the mean moves in the reward's direction: the loop concentrates on the
+    reward's maximisers, Ferbach et al. 2024).
+
+    Args:
+        k: candidates per kept point (an integer >= 1; 1 is Replace in law).
+        sign: +1 (reward x) or -1 (reward -x).
+
+    References:
+        Ferbach et al. (2024), "Self-Consuming Generative Models with Curated Data Provably
+        Optimize Human Preferences", arXiv 2407.09499.
+    """
+
+    k: int = 2
+    sign: int = 1
+    name = "curated_linear"
+    needs_max_samples = True
+
+    def __post_init__(self):
+        _check_count("k", self.k)
+        s = self.sign
+        if isinstance(s, bool) or not isinstance(s, (int, float, np.integer, np.floating)) \
+                or s not in (1, -1):
+            raise ValueError(f"sign must be +1 or -1, got {s!r}")
+        object.__setattr__(self, "k", int(self.k))
+        object.__setattr__(self, "sign", int(s))
+
+    def validate(self, family, method, num_samples):
+        _require_gaussian_1d(self, family, "best_of_k_stats")
+
+    def update(self, draws, params, pool):
+        # A buffer of max n_t points on both paths (the exact plan has no sample buffer).
+        size = int(draws.plan.max_samples)
+        masked = draws.plan.syn_masked or draws.method == "exact"
+        kept = draws.family.best_of_k_stats(draws.subkey(KEY_SYNTHETIC), params, self.k,
+                                            self.sign, size, draws.n_syn if masked else None)
+        real = draws.fresh()
+        return (kept if real is None else draws.family.merge(kept, real)), pool
+
+
 def _reweighted(draws, params, reweight):
     p = draws.plan
     kept = draws.family.reweighted_stats(draws.subkey(KEY_SYNTHETIC), params, reweight,
@@ -644,6 +756,8 @@ POLICIES = {
     "verified": Verified,
     "curated": Curated,
     "verified_band": VerifiedBand,
+    "verified_smooth": VerifiedSmooth,
+    "curated_linear": CuratedLinear,
 }
 
 

@@ -10,7 +10,7 @@ import dataclasses
 import math
 
 KINDS = ("mean", "variance", "probability", "quantile")
-TRANSFORMS = (None, "sqrt", "log")
+TRANSFORMS = (None, "sqrt", "log", "exp_neg")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,7 +32,8 @@ class Prediction:
         rel_tol: relative tolerance of an approximate prediction.
         threshold: the cut of a probability row.
         level: the quantile level of a quantile row.
-        transform: ``None``, ``"sqrt"`` or ``"log"`` applied to the observable first.
+        transform: ``None``, ``"sqrt"``, ``"log"`` or ``"exp_neg"`` (x -> exp(-x), e.g. a
+            precision 1/variance from ``log_variance``) applied to the observable first.
         index: index into a vector-valued observable (per chain and generation), or None.
     """
 

@@ -150,6 +150,48 @@ CASES = {
         lambda: cl.check(synthetic(), overrides={"no_such_input": 1}),
         "overrides",
     ),
+    # the Gaussian filter policies (issue 13): arguments, dimension, family
+    **{
+        f"VerifiedSmooth c = {bad!r}": (lambda bad=bad: cl.VerifiedSmooth(bad), "c must")
+        for bad in (0, -1.0, math.nan, math.inf, True, "2")
+    },
+    **{
+        f"CuratedLinear k = {bad!r}": (lambda bad=bad: cl.CuratedLinear(bad), "k must")
+        for bad in (0, -2, 2.5, True)
+    },
+    **{
+        f"CuratedLinear sign = {bad!r}": (lambda bad=bad: cl.CuratedLinear(2, bad), "sign must")
+        for bad in (0, 2, -0.5, True, math.nan)
+    },
+    "VerifiedSmooth dim 2": (
+        lambda: cl.run_chains(KEY, cl.Gaussian(2), cl.Gaussian(2).source([0.0, 0.0], np.eye(2)),
+                              policy=cl.VerifiedSmooth(1.0), num_chains=2, num_generations=2,
+                              num_samples=5),
+        "dim 1",
+    ),
+    "CuratedLinear dim 2": (
+        lambda: cl.run_chains(KEY, cl.Gaussian(2), cl.Gaussian(2).source([0.0, 0.0], np.eye(2)),
+                              policy=cl.CuratedLinear(2), num_chains=2, num_generations=2,
+                              num_samples=5),
+        "dim 1",
+    ),
+    "VerifiedSmooth categorical": (
+        lambda: run("categorical", cl.Categorical(5).source(np.full(5, 0.2)),
+                    policy=cl.VerifiedSmooth(1.0)),
+        "VerifiedSmooth",
+    ),
+    "CuratedLinear categorical": (
+        lambda: run("categorical", cl.Categorical(5).source(np.full(5, 0.2)),
+                    policy=cl.CuratedLinear(2)),
+        "CuratedLinear",
+    ),
+    "verified_smooth theory c = 0": (
+        lambda: th_gaussian.expected_precision_verified_smooth(2, 10, 0.0), "c must"),
+    "verified_smooth step c = NaN": (
+        lambda: th_gaussian.verified_smooth_step(0.0, 1.0, 10, math.nan), "c must"),
+    "max_normal_moments k = 0": (lambda: th_gaussian.max_normal_moments(0), "k must"),
+    "curated_linear theory sign 0": (
+        lambda: th_gaussian.curated_linear_step(10, 2, sign=0), "sign must"),
     # theory: a generation is an integer, never truncated
     "gaussian theory t = 2.7": (lambda: th_gaussian.expected_variance(2.7, 10), "t must"),
     "gaussian theory t = NaN": (lambda: th_gaussian.expected_log_variance(math.nan, 10), "t must"),

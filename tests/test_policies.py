@@ -23,7 +23,8 @@ import _policy_baseline as baseline  # noqa: E402
 EXAMPLES = [cl.Replace(), cl.Accumulate(), cl.Fresh(0.2), cl.AccumulateSubsample(),
             cl.AccumulateSubsample(5), cl.Window(3), cl.Refresh(4), cl.Refresh(2, 0.5),
             cl.Mix(0.1), cl.FixedReal(0.3), cl.Verified((1.0, 0.5, 0.0)),
-            cl.Verified.noisy([True, False], 0.2, 0.1), cl.Curated((0.0, 1.0, 2.0), 3)]
+            cl.Verified.noisy([True, False], 0.2, 0.1), cl.Curated((0.0, 1.0, 2.0), 3),
+            cl.VerifiedBand(1.5), cl.VerifiedSmooth(2.0), cl.CuratedLinear(3, -1)]
 
 
 def _assert_baseline(cases, methods=None):
@@ -113,7 +114,9 @@ def test_describe_round_trips_through_make_policy(policy):
      (lambda: cl.Window(2.0), "w"), (lambda: cl.make_policy("nope"), "policy"),
      (lambda: cl.Verified((0.0, 0.0)), "accept"), (lambda: cl.Verified((1.5, 0.2)), "accept"),
      (lambda: cl.Verified.noisy([True, False], 1.2, 0.1), "phi"),
-     (lambda: cl.Curated((1.0, float("nan"))), "reward"), (lambda: cl.Curated((1.0, 2.0), 0), "k")],
+     (lambda: cl.Curated((1.0, float("nan"))), "reward"), (lambda: cl.Curated((1.0, 2.0), 0), "k"),
+     (lambda: cl.VerifiedSmooth(0.0), "c"), (lambda: cl.CuratedLinear(0), "k"),
+     (lambda: cl.CuratedLinear(2, 0), "sign")],
 )
 def test_bad_arguments_name_the_argument(make, arg):
     with pytest.raises(ValueError, match=arg):

@@ -98,12 +98,13 @@ def gaussian_predictions(family, config, overrides: dict) -> list[Prediction]:
             add("mean_drift2", t, "mean",
                 th.expected_mean_drift2_fresh(t, n, alpha, est, sigma2_0, lam), "E[drift^2]", "X6")
     else:
-        rows.extend(_policy_predictions(policy, n, gens, est, sigma2_0, lam, d, add))
+        mu0 = float(np.asarray(config.source.frame_mean, dtype=np.float64)[0])
+        rows.extend(_policy_predictions(policy, n, gens, est, sigma2_0, lam, d, add, mu0))
     return rows
 
 
-def _policy_predictions(policy, n, gens, est, sigma2_0, lam, d, add) -> list:
-    """Rows of the issue-13 policies (theory/gaussian.md#p1 - #p4; all exact recursions)."""
+def _policy_predictions(policy, n, gens, est, sigma2_0, lam, d, add, mu0=0.0) -> list:
+    """Rows of the issue-13 policies (theory/gaussian.md#p1 - #p4, #p8 - #p10)."""
     kind = policy.name
     if kind == "refresh":
         _, fresh = policy.split(n.astype(np.int64))
@@ -150,6 +151,39 @@ def _policy_predictions(policy, n, gens, est, sigma2_0, lam, d, add) -> list:
                 add("mean_drift2", t, "mean",
                     th.expected_mean_drift2_verified_band(t, n, c, est, sigma2_0, lam),
                     "E[drift^2]", "P8")
+    elif kind == "verified_smooth" and d == 1:
+        # one step from the source (exact): the kept law is N(0, v') in source units
+        c = policy.c
+        v_kept = 1.0 / (1.0 / lam + 1.0 / c**2)
+        _, var1, drift1 = th.verified_smooth_step(0.0, 1.0, n[0], c, est, lam)
+        add("variance", 1, "mean", sigma2_0 * var1, "E[var]", "P9")
+        add("mean_drift2", 1, "mean", sigma2_0 * drift1, "E[drift^2]", "P9")
+        add("log_variance", 1, "mean", th.expected_log_variance(1, n, est, sigma2_0 * v_kept),
+            "E[log var]", "P9")
+        add("log_variance", 1, "variance", th.variance_of_log_variance(1, n), "Var[log var]",
+            "P9")
+        # E[1/var_t] (exact linear recursion) where its z-test is trustworthy: n_min - 1 > 8
+        # (finite fourth moment of 1/chi2) and Var[log var_t] <= MAX_LOG_VARIANCE (bounded by
+        # the replace value G5: the verifier's log-precision map is a contraction)
+        if n.min() > 9:
+            for t in range(1, n.size + 1):
+                if th.variance_of_log_variance(t, n) > MAX_LOG_VARIANCE:
+                    break
+                add("log_variance", t, "mean",
+                    th.expected_precision_verified_smooth(t, n, c, est, sigma2_0, lam),
+                    "E[1/var]", "P9", transform="exp_neg")
+    elif kind == "curated_linear" and d == 1:
+        k, sign = policy.k, policy.sign
+        e_k, v_k, _ = th.max_normal_moments(k)
+        add("mean", 1, "mean", mu0 + sign * np.sqrt(lam * sigma2_0) * e_k, "E[mean]", "P10")
+        add("mean_drift2", 1, "mean", lam * sigma2_0 * (e_k**2 + v_k / n[0]), "E[drift^2]",
+            "P10")
+        # E[var_t] exact for every t; tested while log(E[var^2]/E[var]^2) <= MAX_LOG_VARIANCE
+        for t in range(1, n.size + 1):
+            if th.log_relative_variance_curated_linear(t, n, k) > MAX_LOG_VARIANCE:
+                break
+            add("variance", t, "mean",
+                th.expected_variance_curated_linear(t, n, k, est, sigma2_0, lam), "E[var]", "P10")
     elif kind == "window":
         for t in gens:
             add("variance", t, "mean",

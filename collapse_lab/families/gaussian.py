@@ -348,6 +348,29 @@ class Gaussian(AbstractFamily):
         z = jnp.clip(jnp.where(jnp.isnan(z), a, z), a, b)
         return self._stats_from_draws_1d(params, z, buffer_size, num_samples, dt)
 
+    def smooth_verified_params(self, params, c) -> GaussianParams:
+        r"""The kept law of :class:`~collapse_lab.VerifiedSmooth` as parameters to sample
+        **without** temperature (dim 1): the model's sampling law $N(m, v)$ ($v$ includes the
+        temperature) times the acceptance $e^{-x^2/(2c^2)}$ (source-standardised frame) is
+        $N(m', v')$ with $1/v' = 1/v + 1/c^2$, $m' = m v'/v$ (theory/gaussian.md#p9). Computed
+        on the log scale: $\log v' = \log v - \log(1 + v/c^2)$."""
+        ls = self._log_scale_sampling(params)
+        shrink = jnp.log1p(jnp.exp(2 * ls) / (c * c))  # log(v / v')
+        return eqx.tree_at(lambda p: (p.mean, p.log_scale), params,
+                           (params.mean * jnp.exp(-shrink), ls - 0.5 * shrink))
+
+    def best_of_k_stats(self, key, params, k, sign, buffer_size, num_samples=None):
+        r"""Statistics of draws that are each the best of ``k`` model draws (at its temperature)
+        by the reward ``sign * x`` (dim 1; :class:`~collapse_lab.CuratedLinear`).
+
+        In the model's standardised frame a kept draw is ``sign * M``, M the maximum of k
+        standard normals, drawn by inversion: $\Phi(M) = U^{1/k}$, so
+        $M = -\Phi^{-1}(-\mathrm{expm1}(\log U / k))$ (accurate in the upper tail)."""
+        dt = params.mean.dtype
+        u = uniforms(key, buffer_size, (), dt)
+        z = -ndtri(-jnp.expm1(jnp.log(u) / k))
+        return self._stats_from_draws_1d(params, sign * z, buffer_size, num_samples, dt)
+
     def _stats_from_draws_1d(self, params, z, buffer_size, num_samples, dt) -> GaussianStats:
         """Statistics of the first ``num_samples`` standardised 1-D draws ``z`` (all if None)."""
         y = z - z[0]

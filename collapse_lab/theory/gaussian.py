@@ -20,7 +20,7 @@ References:
 from __future__ import annotations
 
 import numpy as np
-from scipy import optimize, special
+from scipy import integrate, optimize, special
 
 from ._common import as_generations, cumulative, estimator_offset, generation, schedule, shape_out
 
@@ -48,6 +48,13 @@ __all__ = [
     "verified_band_step",
     "expected_variance_verified_band",
     "expected_mean_drift2_verified_band",
+    "verified_smooth_step",
+    "expected_precision_verified_smooth",
+    "second_moment_precision_verified_smooth",
+    "max_normal_moments",
+    "curated_linear_step",
+    "expected_variance_curated_linear",
+    "log_relative_variance_curated_linear",
 ]
 
 
@@ -626,3 +633,139 @@ def expected_mean_drift2_verified_band(t, n, c, estimator="mle", sigma2_0=1.0, t
     ts, scalar, _, _ = _steps(t, n, estimator, temperature)
     _, d = _verified_band_path(int(ts.max()), n, c, estimator, sigma2_0, temperature)
     return shape_out(d[ts], scalar)
+
+
+# ------------------------------------------------------------------------ P9: smooth verifier
+def _check_c(c):
+    if isinstance(c, bool) or not np.isscalar(c) or not np.isfinite(c) or not c > 0:
+        raise ValueError(f"c must be a finite number > 0, got {c!r}")
+    return float(c)
+
+
+def verified_smooth_step(mean, variance, n, c, estimator="mle", temperature=1.0):
+    r"""One exact step of the smooth verifier (``VerifiedSmooth(c)``), source-standardised units.
+
+    A point x is kept with probability $a(x) = e^{-x^2/(2c^2)}$; the model samples
+    $N(m, v)$, $v = \lambda\,\text{variance}$, so the kept law is $N(m', v')$ with
+    $1/v' = 1/v + 1/c^2$, $m' = v' m / v$ (a product of Gaussians; exact). Returns
+    $(E\mu_{t+1}, E\sigma^2_{t+1}, E\mu_{t+1}^2) = (m', \tfrac{n-1}{n-c_e} v', m'^2 + v'/n)$.
+    See theory/gaussian.md#p9.
+    """
+    off = estimator_offset(estimator)
+    _check_positive("temperature", temperature)
+    c = _check_c(c)
+    _check_positive("variance", variance)
+    if not n >= 2:
+        raise ValueError(f"n must be >= 2, got {n!r}")
+    v = temperature * variance
+    v_kept = 1.0 / (1.0 / v + 1.0 / c**2)
+    m_kept = v_kept * mean / v
+    return m_kept, (n - 1) / (n - off) * v_kept, m_kept * m_kept + v_kept / n
+
+
+def _precision_path(t_max, n, c, estimator, temperature):
+    """(E P_t, E P_t^2) for t = 0..t_max in source units (P_0 = 1); inf where not finite."""
+    ns = schedule(n, t_max)
+    off = estimator_offset(estimator)
+    b = 1.0 / c**2
+    p1 = np.empty(t_max + 1)
+    p2 = np.empty(t_max + 1)
+    p1[0] = p2[0] = 1.0
+    for s in range(t_max):
+        k = ns[s] - 1  # chi-square degrees of freedom
+        # E[1/chi2_k] = 1/(k-2), E[1/chi2_k^2] = 1/((k-2)(k-4)) (finite for k > 2, k > 4)
+        f1 = (ns[s] - off) / (k - 2) if k > 2 else np.inf
+        f2 = (ns[s] - off) ** 2 / ((k - 2) * (k - 4)) if k > 4 else np.inf
+        p1[s + 1] = f1 * (p1[s] / temperature + b)
+        p2[s + 1] = f2 * (p2[s] / temperature**2 + 2 * b * p1[s] / temperature + b * b)
+    return p1, p2
+
+
+def expected_precision_verified_smooth(t, n, c, estimator="mle", sigma2_0=1.0, temperature=1.0):
+    r"""$E[1/\sigma^2_t]$ under ``VerifiedSmooth(c)`` (exact for every t; infinite once some
+    $n_s \le 3$).
+
+    With $P_t = \sigma_0^2/\sigma^2_t$: $\sigma^2_{t+1} = v'\chi^2_{n-1}/(n-c_e)$ with
+    $1/v' = P_t/\lambda + 1/c^2$, so $E[P_{t+1}\mid\mathcal F_t] = \frac{n-c_e}{n-3}
+    (P_t/\lambda + 1/c^2)$: linear, iterated exactly from $P_0 = 1$. See theory/gaussian.md#p9.
+    """
+    ts, scalar, _, _ = _steps(t, n, estimator, temperature)
+    c = _check_c(c)
+    p1, _ = _precision_path(int(ts.max()), n, c, estimator, temperature)
+    return shape_out(p1[ts] / sigma2_0, scalar)
+
+
+def second_moment_precision_verified_smooth(t, n, c, estimator="mle", sigma2_0=1.0,
+                                            temperature=1.0):
+    r"""$E[1/\sigma^4_t]$ under ``VerifiedSmooth(c)`` (exact; infinite once some $n_s \le 5$):
+    $E[P_{t+1}^2\mid\mathcal F_t] = \frac{(n-c_e)^2}{(n-3)(n-5)}(P_t/\lambda + 1/c^2)^2$,
+    linear in $(E P_t^2, E P_t)$. See theory/gaussian.md#p9."""
+    ts, scalar, _, _ = _steps(t, n, estimator, temperature)
+    c = _check_c(c)
+    _, p2 = _precision_path(int(ts.max()), n, c, estimator, temperature)
+    return shape_out(p2[ts] / sigma2_0**2, scalar)
+
+
+# ---------------------------------------------------------------------- P10: best-of-k curation
+def _check_k(k):
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    return int(k)
+
+
+def max_normal_moments(k):
+    r"""Mean $e_k$, variance $v_k$ and excess kurtosis $\kappa_k$ of $M = \max$ of k i.i.d.
+    $N(0, 1)$, by float64 quadrature of the density $k\varphi(x)\Phi(x)^{k-1}$ (exact up to
+    quadrature error, below 1e-10). $e_1 = 0$, $v_1 = 1$; $e_2 = 1/\sqrt\pi$,
+    $v_2 = 1 - 1/\pi$. See theory/gaussian.md#p10."""
+    k = _check_k(k)
+
+    def log_density(x):
+        return np.log(k) - 0.5 * x * x - 0.5 * np.log(2 * np.pi) + (k - 1) * special.log_ndtr(x)
+
+    def moment(f):
+        return integrate.quad(lambda x: f(x) * np.exp(log_density(x)), -np.inf, np.inf,
+                              epsabs=1e-13, epsrel=1e-12, limit=200)[0]
+
+    e = moment(lambda x: x)
+    v = moment(lambda x: (x - e) ** 2)
+    m4 = moment(lambda x: (x - e) ** 4)
+    return e, v, m4 / v**2 - 3.0
+
+
+def curated_linear_step(n, k, sign=1, estimator="mle", temperature=1.0):
+    r"""One step of ``CuratedLinear(k, sign)`` from a model $N(\mu, \sigma^2)$: each kept point
+    is $\mu + \text{sign}\sqrt\lambda\,\sigma M$ with $M$ the maximum of k standard normals.
+    Returns the exact factors $(E[\mu_{t+1} - \mu_t]/\sigma_t,\ E[\sigma^2_{t+1}]/\sigma^2_t)
+    = (\text{sign}\sqrt\lambda\,e_k,\ \lambda\tfrac{n-1}{n-c_e}v_k)$ (the sample scatter of
+    n i.i.d. maxima has mean $(n-1)v_k$). See theory/gaussian.md#p10."""
+    off = estimator_offset(estimator)
+    _check_positive("temperature", temperature)
+    if sign not in (1, -1) or isinstance(sign, bool):
+        raise ValueError(f"sign must be +1 or -1, got {sign!r}")
+    if not n >= 2:
+        raise ValueError(f"n must be >= 2, got {n!r}")
+    e, v, _ = max_normal_moments(k)
+    return sign * np.sqrt(temperature) * e, temperature * (n - 1) / (n - off) * v
+
+
+def expected_variance_curated_linear(t, n, k, estimator="mle", sigma2_0=1.0, temperature=1.0):
+    r"""$E\sigma^2_t = \sigma_0^2\prod_{s<t}\lambda\frac{n_s-1}{n_s-c_e}v_k$ under
+    ``CuratedLinear(k)`` (exact for every t: the per-generation factor
+    $\lambda\,\mathrm{SS}(M_1..M_n)/(n-c_e)$ is i.i.d. and independent of $\sigma_t$).
+    See theory/gaussian.md#p10."""
+    ts, scalar, ns, off = _steps(t, n, estimator, temperature)
+    _, v, _ = max_normal_moments(k)
+    step = np.log(temperature * (ns - 1) / (ns - off) * v)
+    return shape_out(sigma2_0 * np.exp(cumulative(step, ts)), scalar)
+
+
+def log_relative_variance_curated_linear(t, n, k):
+    r"""$\log(E[\sigma^4_t]/E[\sigma^2_t]^2) = \sum_{s<t}\log(1 + 2/(n_s-1) + \kappa_k/n_s)$
+    under ``CuratedLinear(k)`` (exact; $\kappa_k$ the excess kurtosis of the maximum; the relative
+    variance of a sample variance is $2/(n-1) + \kappa/n$). For a log-normal this is
+    $\mathrm{Var}[\log\sigma^2_t]$: the heavy-tail guard of the E[var] rows.
+    See theory/gaussian.md#p10."""
+    ts, scalar, ns, _ = _steps(t, n, "mle", 1.0)
+    _, _, kappa = max_normal_moments(k)
+    return shape_out(cumulative(np.log1p(2 / (ns - 1) + kappa / ns), ts), scalar)

@@ -3,7 +3,7 @@
 Every check() table below passes at family-wise false-alarm rate 1e-3 (Bonferroni over its rows;
 the false-failure rate of each test is at most 1e-3, seeds fixed). The negative control checks the
 same chains against the theory of a deliberately wrong policy parameter (w + 1, k + 1,
-alpha + 0.05, a subsample or real set one point larger) and requires at least one of the targeted
+alpha + 0.05, c x 1.1, a subsample or real set one point larger) and requires at least one of the targeted
 rows to fail; it first asserts that the table is non-empty and the targeted rows are present.
 
 Default tier: 4,000 chains, 20 generations (exact method where it exists), every Gaussian policy
@@ -34,6 +34,9 @@ GAUSSIAN_CASES = {
     "refresh": (cl.Refresh(5), cl.Refresh(6), "exact", {"P1"}),
     "mix": (cl.Mix(0.2), cl.Mix(0.25), "exact", {"P2"}),
     "subsample": (cl.AccumulateSubsample(5), cl.AccumulateSubsample(6), "sample", {"P3"}),
+    # the smooth verifier with its kernel 10 % too wide; best-of-k with one candidate more
+    "verified_smooth": (cl.VerifiedSmooth(1.0), cl.VerifiedSmooth(1.1), "exact", {"P9"}),
+    "curated_linear": (cl.CuratedLinear(2), cl.CuratedLinear(3), "exact", {"P10"}),
 }
 CORRECT = np.arange(100) < 50  # the verifier's "correct" categories: the 50 most likely
 CATEGORICAL_CASES = {
