@@ -41,9 +41,10 @@ the theory) only. Policies here:
 * :class:`CuratedLinear` -- each kept Gaussian point is the best of k model draws by the reward
   ``sign * x`` (the largest, or the smallest).
 
-Filters (Verified, VerifiedBand, VerifiedSmooth, Curated, CuratedLinear) keep the training set's size exact and static: proposals are drawn
-until n are kept, and since the kept tokens are then i.i.d. from the reweighted law they are
-drawn from it directly (the cost, the expected number of proposals, is not simulated).
+Filters (Verified, VerifiedBand, VerifiedSmooth, Curated, CuratedLinear) keep the training
+set's size exact and static: proposals are drawn until n are kept, and since the kept tokens are
+then i.i.d. from the reweighted law they are drawn from it directly (the cost, the expected
+number of proposals, is not simulated).
 
 Sample-size schedules are given through ``num_samples`` of :func:`collapse_lab.run_chains` (an int,
 a callable ``t -> n_t`` or a sequence), not through the policy.
