@@ -104,7 +104,7 @@ def gaussian_predictions(family, config, overrides: dict) -> list[Prediction]:
 
 
 def _policy_predictions(policy, n, gens, est, sigma2_0, lam, d, add, mu0=0.0) -> list:
-    """Rows of the issue-13 policies (theory/gaussian.md#p1 - #p4, #p8 - #p10)."""
+    """Rows of the issue-13 policies (theory/gaussian.md#p1 - #p5, #p8 - #p10)."""
     kind = policy.name
     if kind == "refresh":
         _, fresh = policy.split(n.astype(np.int64))
@@ -184,6 +184,14 @@ def _policy_predictions(policy, n, gens, est, sigma2_0, lam, d, add, mu0=0.0) ->
                 break
             add("variance", t, "mean",
                 th.expected_variance_curated_linear(t, n, k, est, sigma2_0, lam), "E[var]", "P10")
+    elif kind == "fixed_real":
+        for t in gens:
+            add("variance", t, "mean",
+                th.expected_variance_fixed_real(t, n, policy.alpha, est, sigma2_0, lam),
+                "E[var]", "P5")
+            add("mean_drift2", t, "mean",
+                th.expected_mean_drift2_fixed_real(t, n, policy.alpha, est, sigma2_0, lam),
+                "E[drift^2]", "P5")
     elif kind == "window":
         for t in gens:
             add("variance", t, "mean",

@@ -26,6 +26,8 @@ from ._common import as_generations, cumulative, estimator_offset, generation, s
 
 __all__ = [
     "expected_variance",
+    "expected_variance_fixed_real",
+    "expected_mean_drift2_fixed_real",
     "variance_of_variance",
     "expected_sigma",
     "expected_log_variance",
@@ -435,6 +437,66 @@ def expected_mean_drift2_split(t, n, n_fresh, estimator="mle", sigma2_0=1.0, tem
     ts, scalar, _, _ = _steps(t, n, estimator, temperature)
     _, d = _split_path(int(ts.max()), n, n_fresh, estimator, sigma2_0, temperature)
     return shape_out(d[ts], scalar)
+
+
+def _fixed_real_path(t_max, n, alpha, estimator, sigma2_0, temperature):
+    """Exact linear recursion for FixedReal (theory/gaussian.md#p5).
+
+    State: v = E[sigma_t^2] (trace if d > 1) and g = E||mu_t - rbar||^2, rbar the real set's mean.
+    Returns E[sigma_t^2] and E||mu_t - mu_0||^2 for t = 0..t_max."""
+    c = estimator_offset(estimator)
+    ns = schedule(n, t_max)
+    m = float(np.rint(float(alpha) * ns[0])) if t_max else 0.0
+    lam = float(temperature)
+    v = np.empty(t_max + 1)
+    drift = np.empty(t_max + 1)
+    v[0], drift[0] = sigma2_0, 0.0
+    g = sigma2_0 / m if m > 0 else 0.0  # E||mu_0 - rbar||^2 (model 0 is the source)
+    real_scatter = (m - 1.0) * sigma2_0 if m > 0 else 0.0  # E[R], R the real set's scatter
+    shrink = 1.0
+    for k in range(t_max):
+        nk = float(ns[k])
+        syn = nk - m
+        if m == 0:
+            # no real set: the replace step (E||mu - mu_0||^2 grows by lam v / n)
+            v[k + 1] = lam * v[k] * (nk - 1.0) / (nk - c)
+            drift[k + 1] = drift[k] + lam * v[k] / nk
+            continue
+        v[k + 1] = (real_scatter + lam * v[k] * (syn - 1.0 + m / nk) + m * syn / nk * g) / (nk - c)
+        g = (syn / nk) ** 2 * g + syn / nk**2 * lam * v[k]
+        shrink *= syn / nk
+        drift[k + 1] = g + sigma2_0 / m - 2.0 * shrink * sigma2_0 / m
+    return v, drift
+
+
+def expected_variance_fixed_real(t, n, alpha, estimator="mle", sigma2_0=1.0, temperature=1.0):
+    r"""$E[\sigma^2_t]$ (trace if d > 1) under ``FixedReal(alpha)``: one real set of
+    $m = \mathrm{round}(\alpha n_0)$ source points, drawn once and reused with $n_t - m$ model
+    draws every generation (theory/gaussian.md#p5). With $v_t = E\sigma^2_t$ and
+    $g_t = E\lVert\mu_t - \bar r\rVert^2$ ($\bar r$ the real set's mean, $s_t = n_t - m$):
+    $v_{t+1} = [(m-1)\sigma_0^2 + \lambda v_t (s_t - 1 + m/n_t) + (m s_t/n_t) g_t]/(n_t - c)$,
+    $g_{t+1} = (s_t/n_t)^2 g_t + s_t\lambda v_t/n_t^2$, $g_0 = \sigma_0^2/m$. **Exact.**"""
+    ts, scalar, _, _ = _steps(t, n, estimator, temperature)
+    _check_fraction_arg("alpha", alpha)
+    v, _ = _fixed_real_path(int(ts.max()), n, alpha, estimator, sigma2_0, temperature)
+    return shape_out(v[ts], scalar)
+
+
+def expected_mean_drift2_fixed_real(t, n, alpha, estimator="mle", sigma2_0=1.0,
+                                    temperature=1.0):
+    r"""$E\lVert\mu_t-\mu_0\rVert^2$ under ``FixedReal(alpha)``:
+    $g_t + \sigma_0^2/m - 2\prod_{k<t}(s_k/n_k)\,\sigma_0^2/m$ (the real mean's own error, and
+    its correlation with the model's pull towards it; theory/gaussian.md#p5). **Exact.**"""
+    ts, scalar, _, _ = _steps(t, n, estimator, temperature)
+    _check_fraction_arg("alpha", alpha)
+    _, drift = _fixed_real_path(int(ts.max()), n, alpha, estimator, sigma2_0, temperature)
+    return shape_out(drift[ts], scalar)
+
+
+def _check_fraction_arg(name, value):
+    a = float(value)
+    if not np.isfinite(a) or not 0.0 <= a <= 1.0:
+        raise ValueError(f"{name} must lie in [0, 1], got {value!r}")
 
 
 def expected_variance_mix(t, n, alpha, estimator="mle", sigma2_0=1.0, temperature=1.0):

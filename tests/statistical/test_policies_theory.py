@@ -34,6 +34,8 @@ GAUSSIAN_CASES = {
     "refresh": (cl.Refresh(5), cl.Refresh(6), "exact", {"P1"}),
     "mix": (cl.Mix(0.2), cl.Mix(0.25), "exact", {"P2"}),
     "subsample": (cl.AccumulateSubsample(5), cl.AccumulateSubsample(6), "sample", {"P3"}),
+    # alpha + 0.05: a real set of round(3.5) = 4 points instead of 3
+    "fixed_real": (cl.FixedReal(0.3), cl.FixedReal(0.35), "exact", {"P5"}),
     # the smooth verifier with its kernel 10 % too wide; best-of-k with one candidate more
     "verified_smooth": (cl.VerifiedSmooth(1.0), cl.VerifiedSmooth(1.1), "exact", {"P9"}),
     "curated_linear": (cl.CuratedLinear(2), cl.CuratedLinear(3), "exact", {"P10"}),
