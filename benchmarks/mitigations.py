@@ -99,6 +99,8 @@ def gaussian_theory(policy, T):
         return thg.expected_variance_window(t, n, policy.w)
     if name == "curated_linear":
         return thg.expected_variance_curated_linear(t, n, policy.k)
+    if name == "fixed_real":
+        return thg.expected_variance_fixed_real(t, n, policy.alpha)
     return None
 
 
