@@ -33,7 +33,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-from collapse_lab._det import dsum
+from collapse_lab._batch_invariant import dsum
 
 import collapse_lab as cl
 from collapse_lab.families import mixture as mx
