@@ -561,7 +561,7 @@ class GaussianMixture(AbstractFamily):
         return self._points(params, labels, z)
 
     def _points(self, params, labels, z):
-        """$x = \mu_\ell + e^{a_\ell} F_\ell z$ for labels $\ell$ [n] and normals z [n, d].
+        r"""$x = \mu_\ell + e^{a_\ell} F_\ell z$ for labels $\ell$ [n] and normals z [n, d].
 
         Up to ``SELECT_MAX_COMPONENTS`` components, each point's parameters are picked by a chain
         of ``where`` over the components instead of a gather (a gather per point was a third of
