@@ -6,6 +6,9 @@ factor $F_k$ normalised to $\lVert F_k\rVert_F^2 = d$ (so $\mathrm{tr}\,\Sigma_k
 As in the Gaussian family, carrying the scale on the log axis means a collapsing component never
 underflows to a zero covariance by rounding (DESIGN.md section 8).
 
+Samples: each point's component is drawn by inverting one uniform against the cumulative
+weights (summed in a fixed order), then $x = \mu_k + e^{a_k} F_k z$ with $z \sim N(0, I)$.
+
 Two fitting designs:
 
 * ``oracle_assignments=True`` -- every component is refit on the samples it generated (the
@@ -19,7 +22,10 @@ Two fitting designs:
   dead (weight 0, previous parameters kept, ``alive`` False).
 * ``oracle_assignments=False`` -- EM on the sampled points: a fixed number of EM steps in a
   ``lax.scan`` with log-space responsibilities, warm-started from the previous generation (or
-  re-initialised from the data each generation with ``reinit=True``). The statistics are the data
+  re-initialised from the data each generation with ``reinit=True``). The steps are part of the
+  estimator: with overlapping components EM is still moving after 10 steps, so the fit is not the
+  EM fixed point (theory/mixture.md#em). Each step's sums run over blocks of 256 points, so that
+  a block stays in cache (benchmarks/results/profile_em.md). The statistics are the data
   buffer itself (points [B, d] and a 0/1 weight per point); Fresh concatenates buffers, and
   Accumulate is rejected (its buffer would grow without bound). A component whose soft count
   falls below ``min_count`` dies: weight exactly 0, previous mean and covariance kept, never used
@@ -532,8 +538,8 @@ class GaussianMixture(AbstractFamily):
         batch or device layout). A dead component's interval is empty, and an edge with no weight
         left after it is $+\infty$, so rounding never hands a point to a dead component. One
         uniform per point replaces ``jax.random.categorical``'s K Gumbel draws (two logarithms
-        each), which took half of a generation at K = 3, n = 1,000 (benchmarks/results/
-        profile_em.md); the normals are drawn exactly as before.
+        each), about 5x cheaper at K = 3 (benchmarks/results/profile_em.md); the normals are
+        drawn exactly as before.
         """
         key_label, key_z = jax.random.split(key)
         w = params.weights
