@@ -6,6 +6,9 @@ factor $F_k$ normalised to $\lVert F_k\rVert_F^2 = d$ (so $\mathrm{tr}\,\Sigma_k
 As in the Gaussian family, carrying the scale on the log axis means a collapsing component never
 underflows to a zero covariance by rounding (DESIGN.md section 8).
 
+Samples: each point's component is drawn by inverting one uniform against the cumulative
+weights (summed in a fixed order), then $x = \mu_k + e^{a_k} F_k z$ with $z \sim N(0, I)$.
+
 Two fitting designs:
 
 * ``oracle_assignments=True`` -- every component is refit on the samples it generated (the
@@ -19,7 +22,10 @@ Two fitting designs:
   dead (weight 0, previous parameters kept, ``alive`` False).
 * ``oracle_assignments=False`` -- EM on the sampled points: a fixed number of EM steps in a
   ``lax.scan`` with log-space responsibilities, warm-started from the previous generation (or
-  re-initialised from the data each generation with ``reinit=True``). The statistics are the data
+  re-initialised from the data each generation with ``reinit=True``). The steps are part of the
+  estimator: with overlapping components EM is still moving after 10 steps, so the fit is not the
+  EM fixed point (theory/mixture.md#em). Each step's sums run over blocks of 256 points, so that
+  a block stays in cache (benchmarks/results/profile_em.md). The statistics are the data
   buffer itself (points [B, d] and a 0/1 weight per point); Fresh concatenates buffers, and
   Accumulate is rejected (its buffer would grow without bound). A component whose soft count
   falls below ``min_count`` dies: weight exactly 0, previous mean and covariance kept, never used
@@ -275,6 +281,24 @@ def _sequential_multinomial(key, n, weights):
     return counts
 
 
+EM_BLOCK = 256  # points per block of the EM sums (a block's arrays stay in cache)
+
+
+def _em_blocks(points, mask):
+    """Points [B, d] and mask [B] as blocks for the EM step: [num_blocks, d, b] and
+    [num_blocks, b], with b = B when B <= EM_BLOCK and otherwise b = EM_BLOCK and the last block
+    padded with points at 0 of mask 0 (they get responsibility exactly 0)."""
+    num, d = points.shape
+    size = num if num <= EM_BLOCK else EM_BLOCK
+    num_blocks = -(-num // size)
+    pad = num_blocks * size - num
+    if pad:
+        points = jnp.concatenate([points, jnp.zeros((pad, d), points.dtype)])
+        mask = jnp.concatenate([mask, jnp.zeros(pad, mask.dtype)])
+    points_b = jnp.swapaxes(points.reshape(num_blocks, size, d), 1, 2)
+    return points_b, mask.reshape(num_blocks, size)
+
+
 @functools.lru_cache(maxsize=16)
 def _heldout_normals(num_components: int, num_heldout: int, dim: int) -> np.ndarray:
     """The fixed standard-normal draws behind the held-out set (float64 NumPy, drawn once)."""
@@ -507,10 +531,32 @@ class GaussianMixture(AbstractFamily):
 
     # ------------------------------------------------------------------------------ sampling
     def _labels_and_normals(self, key, params, num):
+        r"""Component labels by inversion of one uniform each, and standard normals.
+
+        Label $k$ is drawn when $u \in [c_{k-1}, c_k)$ for the edges $c_k = \sum_{j \le k} w_j /
+        \sum_j w_j$ (sums in a fixed order, no transcendental function, so the same bits on any
+        batch or device layout). A dead component's interval is empty, and an edge with no weight
+        left after it is $+\infty$, so rounding never hands a point to a dead component. One
+        uniform per point replaces ``jax.random.categorical``'s K Gumbel draws (two logarithms
+        each), about 5x cheaper at K = 3 (benchmarks/results/profile_em.md); the normals are
+        drawn exactly as before.
+        """
         key_label, key_z = jax.random.split(key)
         w = params.weights
-        logits = jnp.where(w > 0, jnp.log(jnp.where(w > 0, w, 1.0)), -jnp.inf)
-        labels = jax.random.categorical(key_label, logits, shape=(num,))
+        k_total = self.num_components
+        cum = [w[0]]
+        for k in range(1, k_total):
+            cum.append(cum[-1] + w[k])
+        after = [w[k_total - 1]]  # after[i] = sum_{j > k_total - 2 - i} w_j
+        for k in range(k_total - 2, 0, -1):
+            after.append(w[k] + after[-1])
+        after = after[::-1]  # after[k] = sum_{j > k} w_j, k = 0 .. K - 2
+        total = jnp.where(cum[-1] > 0, cum[-1], 1.0)
+        u = jax.random.uniform(key_label, (num,), w.dtype)
+        labels = jnp.zeros(num, jnp.int32)
+        for k in range(k_total - 1):
+            edge = jnp.where(after[k] > 0, cum[k] / total, jnp.inf)
+            labels = labels + (u >= edge).astype(jnp.int32)
         z = jax.random.normal(key_z, (num, self.dim), w.dtype)
         return labels, z
 
@@ -691,34 +737,18 @@ class GaussianMixture(AbstractFamily):
         weights = jnp.full(k, 1.0 / k, points.dtype)
         return weights, jnp.ones(k, bool), means, cov
 
-    def _em_step(self, points_t, mask, state, floor):
-        r"""One EM step on the points ``points_t`` [d, B] (points on the minor axis).
+    def _em_block_sums(self, points_t, mask, means, chol, inv_diag, const):
+        r"""Responsibility-weighted sums over one block of points ``points_t`` [d, b]:
+        $\sum r$, $\sum r (x - m)_i$ and $\sum r (x - m)_i (x - m)_j$ ($j \le i$) about the
+        current means $m$, stacked as [1 + d + d(d+1)/2, K].
 
-        Shaped for speed without giving up batch invariance (benchmarks/mixture_throughput.py):
-        every array is [K, B] with the points last, so each reduction over the points is one
-        :func:`dsum` over the minor axis; responsibilities take one ``exp`` per point and
-        component (the normaliser reuses the same exponentials, no second ``exp`` or ``log``);
-        and the M-step reads the data once, accumulating $\sum r$, $\sum r (x - m)$ and
-        $\sum r (x - m)(x - m)^\top$ about the current means $m$ in one tree, then
-        $\mu' = m + \delta$, $S = \sum r (x-m)(x-m)^\top / N - \delta\delta^\top$ with
-        $\delta = \sum r (x - m) / N$. The shift is the previous EM iterate, so $\delta$ is one
-        step's move and the subtraction loses only about $\epsilon\,\delta^2 / \sigma^2$
-        relative: the fixed point is that of the two-pass update, to rounding.
+        Every array is [K, b] with the points last, so the reduction over the points is one
+        :func:`dsum_last` over the minor axis, and responsibilities take one ``exp`` per point and
+        component (the normaliser reuses the same exponentials).
         """
-        weights, alive, means, cov = state
-        d, k = self.dim, self.num_components
-        eye = jnp.eye(d, dtype=points_t.dtype)
-        chol = _cholesky(cov)
-        chol_diag = jnp.diagonal(chol, axis1=-2, axis2=-1)
-        bad = jnp.any(chol_diag <= 0, axis=-1)  # only by rounding: the floor keeps cov PD
-        chol = jnp.where(bad[:, None, None], jnp.sqrt(floor) * eye, chol)
-        chol_diag = jnp.diagonal(chol, axis1=-2, axis2=-1)
-        log_det = 2 * dsum(jnp.log(chol_diag), axis=-1)
-        log_w = jnp.log(jnp.where(alive, weights, 1.0))
-        const = jnp.where(alive, log_w - 0.5 * (log_det + d * math.log(2 * math.pi)), -jnp.inf)
-        # diff[i] = x_i - m_{k,i}, [K, B]; y = L^{-1} diff by forward substitution.
+        d = self.dim
+        # diff[i] = x_i - m_{k,i}, [K, b]; y = L^{-1} diff by forward substitution.
         diff = [points_t[i][None, :] - means[:, i][:, None] for i in range(d)]
-        inv_diag = 1.0 / chol_diag
         ys = []
         for i in range(d):
             acc = diff[i]
@@ -728,7 +758,7 @@ class GaussianMixture(AbstractFamily):
         maha = ys[0] * ys[0]
         for i in range(1, d):
             maha = maha + ys[i] * ys[i]
-        joint = const[:, None] - 0.5 * maha  # [K, B]; -inf for dead components
+        joint = const[:, None] - 0.5 * maha  # [K, b]; -inf for dead components
         top = jnp.max(joint, axis=0)  # a max is exact in any order
         top = jnp.where(jnp.isfinite(top), top, 0.0)
         expo = jnp.exp(joint - top[None])
@@ -737,7 +767,44 @@ class GaussianMixture(AbstractFamily):
         resp = expo * jnp.where(pos, mask / jnp.where(pos, total, 1.0), 0.0)[None]
         terms = [resp] + [resp * diff[i] for i in range(d)]
         terms += [terms[1 + i] * diff[j] for i in range(d) for j in range(i + 1)]
-        sums = dsum_last(jnp.stack(terms))  # [1 + d + d(d+1)/2, K]
+        return dsum_last(jnp.stack(terms))
+
+    def _em_step(self, points_b, mask_b, state, floor):
+        r"""One EM step on the points ``points_b`` [num_blocks, d, b] (``mask_b`` [num_blocks, b]).
+
+        The E-step and the M-step's sums run block by block in a ``lax.scan`` (the per-block sums
+        of :meth:`_em_block_sums` added in block order): a block's [K, b] arrays for all chains
+        stay in cache, where the whole buffer's would not (about 2x faster at 500 chains, n =
+        1,000; benchmarks/results/profile_em.md). Elementwise arithmetic and fixed-order sums
+        only, so a chain's numbers do not depend on the batch (DESIGN.md section 3). The M-step
+        then uses the one-pass sums about the current means $m$: $\mu' = m + \delta$,
+        $S = \sum r (x-m)(x-m)^\top / N - \delta\delta^\top$ with $\delta = \sum r (x - m) / N$.
+        The shift is the previous EM iterate, so $\delta$ is one step's move and the subtraction
+        loses only about $\epsilon\,\delta^2 / \sigma^2$ relative: the fixed point is that of the
+        two-pass update, to rounding.
+        """
+        weights, alive, means, cov = state
+        d, k = self.dim, self.num_components
+        eye = jnp.eye(d, dtype=points_b.dtype)
+        chol = _cholesky(cov)
+        chol_diag = jnp.diagonal(chol, axis1=-2, axis2=-1)
+        bad = jnp.any(chol_diag <= 0, axis=-1)  # only by rounding: the floor keeps cov PD
+        chol = jnp.where(bad[:, None, None], jnp.sqrt(floor) * eye, chol)
+        chol_diag = jnp.diagonal(chol, axis1=-2, axis2=-1)
+        log_det = 2 * dsum(jnp.log(chol_diag), axis=-1)
+        log_w = jnp.log(jnp.where(alive, weights, 1.0))
+        const = jnp.where(alive, log_w - 0.5 * (log_det + d * math.log(2 * math.pi)), -jnp.inf)
+        inv_diag = 1.0 / chol_diag
+
+        def block(acc, inputs):
+            pts, msk = inputs
+            return acc + self._em_block_sums(pts, msk, means, chol, inv_diag, const), None
+
+        first = self._em_block_sums(points_b[0], mask_b[0], means, chol, inv_diag, const)
+        if points_b.shape[0] > 1:
+            sums, _ = jax.lax.scan(block, first, (points_b[1:], mask_b[1:]))
+        else:
+            sums = first
         soft = sums[0]
         survive = alive & (soft >= self.min_count)
         # Never let every component die: the largest one always survives.
@@ -781,10 +848,10 @@ class GaussianMixture(AbstractFamily):
     def _estimate_em(self, stats: MixtureSampleBuffer, params) -> MixtureParams:
         points, mask = stats.points, stats.mask
         state = self._em_init(points, mask, params)
-        points_t = jnp.swapaxes(points, 0, 1)  # [d, B]: once per fit, not once per EM step
+        points_b, mask_b = _em_blocks(points, mask)  # once per fit, not once per EM step
 
         def body(carry, _):
-            return self._em_step(points_t, mask, carry, params.floor), None
+            return self._em_step(points_b, mask_b, carry, params.floor), None
 
         state, _ = jax.lax.scan(body, state, None, length=self.num_em_steps)
         if self.reinit:
