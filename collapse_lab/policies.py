@@ -393,13 +393,13 @@ class AccumulateSubsample(Policy):
     Two implementations, chosen by what the family offers:
 
     * count families (categorical, n-gram fixed counts): the pool is the merged counts (O(K)
-      memory) and the subsample
-      is drawn from them exactly (``family.subsample_stats``: sequential draws without
-      replacement through a sum tree over the counts, O(K + size log K) work);
-    * families with point buffers (Gaussian): the pool is a static buffer of every point drawn,
-      ``num_generations x n`` points per chain (``num_chains x num_generations x n x dim`` floats in
-      all, e.g. 20,000 chains x 100 generations x n = 10 x 4 bytes = 80 MB), subsampled by random
-      priorities.
+      memory) and the subsample is drawn from them exactly (``family.subsample_stats``:
+      sequential draws without replacement through a sum tree over the counts, O(K + size log K)
+      work);
+    * families with point buffers (Gaussian, EM mixtures): the pool is a static buffer of every
+      point drawn, ``num_generations x n`` points per chain (``num_chains x num_generations x n x
+      dim`` floats in all, e.g. 20,000 chains x 100 generations x n = 10 x 4 bytes = 80 MB),
+      subsampled by random priorities; EM then runs on the subsample.
 
     Args:
         size: subsample size m (default 0: ``n_t``, the generation's sample size; 0 rather

@@ -8,6 +8,7 @@ draws; each states its false-failure rate. Kernels are shared through module-sco
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 
 import jax
@@ -306,3 +307,26 @@ def test_theory_matches_a_numpy_monte_carlo():
     for sample, predicted in checks:
         z = (sample.mean() - predicted) / (sample.std(ddof=1) / np.sqrt(chains))
         assert abs(z) < 4.5, (predicted, sample.mean(), z)
+
+
+def test_em_accumulate_subsample_pools_points_in_a_static_buffer():
+    """EM mixtures pool every generation's points (a static buffer) under AccumulateSubsample;
+    generation 1 subsamples all n points of the first batch, so its fit is Replace's up to the
+    order EM sums them in; chunked runs are bit-identical; the oracle design refuses."""
+    from family_examples import gaussian_mixture_em, gaussian_mixture_oracle
+
+    fam, src, n = gaussian_mixture_em()
+    run = functools.partial(cl.run_chains, jax.random.key(0), fam, src, num_chains=8,
+                            num_generations=4, num_samples=n)
+    sub = run(policy=cl.AccumulateSubsample())
+    rep = run(policy=cl.Replace())
+    np.testing.assert_allclose(np.asarray(sub.observables["means"])[:, 1],
+                               np.asarray(rep.observables["means"])[:, 1], rtol=1e-4,
+                               atol=1e-6)
+    chunked = run(policy=cl.AccumulateSubsample(), chunk_size=2)
+    for k in sub.observables:
+        np.testing.assert_array_equal(sub.observables[k], chunked.observables[k])
+    ofam, osrc, on = gaussian_mixture_oracle()
+    with pytest.raises(ValueError, match="AccumulateSubsample"):
+        cl.run_chains(jax.random.key(0), ofam, osrc, policy=cl.AccumulateSubsample(),
+                      num_chains=2, num_generations=2, num_samples=on)

@@ -516,8 +516,10 @@ class GaussianMixture(AbstractFamily):
             raise ValueError(f"num_samples must be >= 1, got min {int(n.min())}")
 
     def validate_policy(self, policy) -> None:
-        """EM keeps the data buffer itself, which Accumulate would grow without bound."""
-        if getattr(policy, "accumulate", False) and not self.oracle_assignments:
+        """EM keeps the data buffer itself, which Accumulate would grow without bound
+        (AccumulateSubsample pools it in a static buffer of every generation's points)."""
+        if getattr(policy, "accumulate", False) and not self.oracle_assignments \
+                and policy.name != "accumulate_subsample":
             raise ValueError(
                 "policy Accumulate() is not available for GaussianMixture with EM "
                 "(oracle_assignments=False): EM needs the data buffer, which accumulation grows "
@@ -568,6 +570,22 @@ class GaussianMixture(AbstractFamily):
     def _points(self, params, labels, z):
         scale = jnp.exp(params.log_scale)[labels][:, None]
         return params.means[labels] + scale * _mv(params.shape[labels], z)
+
+    # ------------------------------------------------------------------------------ point buffers
+    @property
+    def has_points(self) -> bool:  # type: ignore[override]
+        """EM keeps the points themselves, so buffer policies (AccumulateSubsample: a static
+        buffer of every generation's points, subsampled each generation) can pool them."""
+        return not self.oracle_assignments
+
+    def sample_points(self, key, params, num_samples) -> jax.Array:
+        """``[num_samples, dim]`` draws, as ``sample_stats`` puts them in the EM buffer."""
+        labels, z = self._labels_and_normals(key, params, num_samples)
+        return self._points(params, labels, z)
+
+    def points_stats(self, points, mask) -> MixtureSampleBuffer:
+        """The EM buffer of the masked points (the fit runs EM on them)."""
+        return MixtureSampleBuffer(points=points, mask=mask.astype(points.dtype))
 
     def _stats_from_z(self, params, count, zbar, factor_z) -> MixtureComponentStats:
         """Absolute per-component statistics from each component's standardised statistics.
