@@ -40,8 +40,8 @@ def _assert_baseline(cases, methods=None):
 
 def test_original_policies_bit_identical_to_saved_runs():
     """Replace / Accumulate / Fresh(0.3) reproduce the pre-refactor arrays bit for bit
-    (Gaussian d=1 and categorical, exact method; every family and method in the slow tier)."""
-    _assert_baseline(["gaussian1d", "categorical"], methods=("exact",))
+    (Gaussian d=1, exact method; every family and method in the slow tier)."""
+    _assert_baseline(["gaussian1d"], methods=("exact",))
 
 
 @pytest.mark.slow
@@ -169,6 +169,7 @@ def _run(fam, src, policy, method="sample", **kw):
     return cl.run_chains(jax.random.key(7), fam, src, policy=policy, **args)
 
 
+@pytest.mark.slow  # three compiles of the categorical kernel (slow tier to keep the suite under 10 min)
 def test_window_one_and_mix_zero_are_replace_bit_for_bit(cat):
     rep = _run(*cat, cl.Replace()).observables["heterozygosity"]
     np.testing.assert_array_equal(_run(*cat, cl.Window(1)).observables["heterozygosity"], rep)
