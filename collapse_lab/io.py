@@ -97,6 +97,21 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _verified_checkpoint_file(directory: Path, entry: dict) -> Path:
+    """``directory / entry["file"]``, after checking it exists and matches the recorded
+    SHA-256 (a clear ValueError otherwise: a checkpoint is never resumed from a bad file)."""
+    path = directory / entry["file"]
+    if not path.is_file():
+        raise ValueError(f"checkpoint file {path} is missing; the run cannot be resumed")
+    sha = sha256_file(path)
+    if sha != entry["sha256"]:
+        raise ValueError(
+            f"checkpoint file {path} is corrupt or truncated (SHA-256 {sha[:12]}... != "
+            f"{entry['sha256'][:12]}... recorded); refusing to resume from it"
+        )
+    return path
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> str:
     """Write ``data`` to ``path`` atomically (temp file, fsync, rename); return its SHA-256."""
     path = Path(path)
@@ -574,15 +589,7 @@ class Checkpoint:
         return manifest
 
     def _load_npz(self, entry: dict) -> dict:
-        path = self.dir / entry["file"]
-        if not path.is_file():
-            raise ValueError(f"checkpoint file {path} is missing; the run cannot be resumed")
-        sha = sha256_file(path)
-        if sha != entry["sha256"]:
-            raise ValueError(
-                f"checkpoint file {path} is corrupt or truncated (SHA-256 {sha[:12]}... != "
-                f"{entry['sha256'][:12]}... recorded); refusing to resume from it"
-            )
+        path = _verified_checkpoint_file(self.dir, entry)
         with np.load(path, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
 
@@ -687,15 +694,7 @@ class ReducedCheckpoint:
             return None
         _remove_temporaries(self.dir)
         manifest = self.read_manifest()
-        path = self.dir / manifest["file"]
-        if not path.is_file():
-            raise ValueError(f"checkpoint file {path} is missing; the run cannot be resumed")
-        sha = sha256_file(path)
-        if sha != manifest["sha256"]:
-            raise ValueError(
-                f"checkpoint file {path} is corrupt or truncated (SHA-256 {sha[:12]}... != "
-                f"{manifest['sha256'][:12]}... recorded); refusing to resume from it"
-            )
+        path = _verified_checkpoint_file(self.dir, manifest)
         for stray in self.dir.iterdir():
             if stray.name not in (manifest["file"], "manifest.json"):
                 stray.unlink(missing_ok=True)
