@@ -118,8 +118,14 @@ def test_batch_size_changes_only_rounding(traced_run, family, source):
     np.testing.assert_allclose(batched, one, rtol=1e-5, atol=1e-5)
 
 
-def test_cached_decoding_matches_full_forward(family, source):
-    model = family.model(source)
+@pytest.mark.parametrize("variant", [{}, dict(position_embedding="none", attention_window=3)])
+def test_cached_decoding_matches_full_forward(family, source, ngram_source, variant):
+    """The cached decoder computes the full forward pass's logits, also without position
+    embedding and with a sliding attention window (the window masks the cache the same way)."""
+    fam = family._replace(**variant) if variant else family
+    if variant:
+        source = fam.source(jax.random.key(2), ngram_source, heldout_sequences=4)
+    model = fam.model(source)
     tokens = jnp.asarray(source.info.heldout[0])
 
     @jax.jit
@@ -199,6 +205,8 @@ def test_ring_pool_keeps_most_recent_sequences():
         (dict(init="warm"), "init"),
         (dict(optimizer="lbfgs"), "optimizer"),
         (dict(learning_rate=-1.0), "learning_rate"),
+        (dict(position_embedding="rotary"), "position_embedding"),
+        (dict(attention_window=0), "attention_window"),
     ],
 )
 def test_bad_hyperparameters(kwargs, match):
@@ -223,3 +231,22 @@ def test_bad_source_and_policy_before_tracing(family, ngram_source, source):
     with pytest.raises(ValueError, match="ngram_source"):
         family.source(jax.random.key(0), source)
     assert chain_module.TRACE_COUNTS.get("transformer", 0) == before
+
+
+def test_attention_window_limits_what_a_prediction_sees(family, ngram_source):
+    """With ``attention_window=w`` and no position embedding, the logits at position i depend
+    only on tokens i-w'+1..i, w' = 1 + num_layers * (w - 1) (the receptive field of the stacked
+    windows): changing any earlier token leaves them bit-identical, changing one inside changes
+    them."""
+    fam = family._replace(position_embedding="none", attention_window=2)
+    source = fam.source(jax.random.key(2), ngram_source, heldout_sequences=4)
+    model = fam.model(source)
+    tokens = jnp.asarray(source.info.heldout[0])
+    field = 1 + fam.num_layers * (2 - 1)
+    i = L - 2
+    earlier = tokens.at[i - field].set((tokens[i - field] + 1) % V)
+    inside = tokens.at[i - field + 1].set((tokens[i - field + 1] + 1) % V)
+    forward = jax.jit(lambda t: model(t))
+    base, out, near = (np.asarray(forward(t))[i] for t in (tokens, earlier, inside))
+    np.testing.assert_array_equal(out, base)
+    assert np.abs(near - base).max() > 1e-4

@@ -37,6 +37,7 @@ from ..sampling import SamplingBias
 from .ngram import NGram, NGramParams, _numpy_corpus_ngrams
 
 INITS = ("scratch", "finetune")
+POSITION_EMBEDDINGS = ("learned", "none")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 
 
@@ -80,7 +81,13 @@ class Block(eqx.Module):
 
 
 class GPT(eqx.Module):
-    """Token + learned position embedding, pre-LN causal blocks, final LayerNorm, unembedding."""
+    """Token + learned position embedding, pre-LN causal blocks, final LayerNorm, unembedding.
+
+    ``use_position=False`` drops the position embedding (the causal mask alone carries order;
+    the array is kept, unused, so every variant has the same parameter layout). ``window=w``
+    restricts attention to the last ``w`` positions, the query's own included (sliding-window
+    attention); ``None`` attends to the whole prefix.
+    """
 
     embedding: eqx.nn.Embedding
     position: jax.Array
@@ -88,19 +95,37 @@ class GPT(eqx.Module):
     final_norm: eqx.nn.LayerNorm
     unembedding: eqx.nn.Linear
 
-    def __init__(self, vocab_size, seq_len, d_model, num_layers, num_heads, *, key):
+    use_position: bool = eqx.field(static=True)
+    window: int | None = eqx.field(static=True)
+
+    def __init__(self, vocab_size, seq_len, d_model, num_layers, num_heads, *, key,
+                 use_position: bool = True, window: int | None = None):
         k_emb, k_pos, k_out, *k_blocks = jax.random.split(key, 3 + num_layers)
         self.embedding = eqx.nn.Embedding(vocab_size, d_model, key=k_emb)
         self.position = 0.02 * jax.random.normal(k_pos, (seq_len, d_model))
         self.blocks = tuple(Block(d_model, num_heads, key=k) for k in k_blocks)
         self.final_norm = eqx.nn.LayerNorm(d_model)
         self.unembedding = eqx.nn.Linear(d_model, vocab_size, key=k_out)
+        self.use_position = bool(use_position)
+        self.window = window
+
+    def _embed(self, tokens, positions):
+        x = jax.vmap(self.embedding)(tokens) if tokens.ndim else self.embedding(tokens)
+        return x + self.position[positions] if self.use_position else x
+
+    def _visible(self, query, keys):
+        """Whether position ``query`` attends to ``keys`` (causal, within the window)."""
+        ok = keys <= query
+        if self.window is not None:
+            ok = ok & (keys > query - self.window)
+        return ok
 
     def __call__(self, tokens):
         """Next-token logits ``[L, V]`` of one sequence ``tokens[L]`` (row i predicts i+1)."""
         length = tokens.shape[0]
-        x = jax.vmap(self.embedding)(tokens) + self.position[:length]
-        mask = jnp.tril(jnp.ones((length, length), bool))
+        where = jnp.arange(length)
+        x = self._embed(tokens, where)
+        mask = self._visible(where[:, None], where[None, :])
         for block in self.blocks:
             x = block(x, mask)
         return jax.vmap(lambda v: self.unembedding(self.final_norm(v)))(x)
@@ -123,8 +148,8 @@ class GPT(eqx.Module):
         float rounding; tested).
         """
         length = self.position.shape[0]
-        x = self.embedding(token) + self.position[position]
-        valid = jnp.arange(length) <= position
+        x = self._embed(token, position)
+        valid = self._visible(position, jnp.arange(length))
         new_cache = []
         for block, (k_cache, v_cache) in zip(self.blocks, cache):
             attn = block.attention
@@ -272,6 +297,12 @@ class Transformer(AbstractFamily):
             ``"finetune"`` (start from the previous generation's weights; generation 1 starts
             from a fresh initialisation).
         bias: sampling bias applied to the next-token logits when generating.
+        position_embedding: ``"learned"`` (default: a learned absolute embedding per position)
+            or ``"none"`` (no position signal but the causal mask).
+        attention_window: ``None`` (default: every position attends to its whole prefix) or an
+            integer ``w >= 1``: sliding-window attention over the last ``w`` positions, its own
+            included. ``w = 1`` leaves no attention across positions: each prediction depends on
+            the current token only (and its position, if learned), a per-token MLP.
         accumulate_capacity: number of sequences kept by ``Accumulate`` (a ring buffer of the
             most recent ones); ``None`` rejects ``Accumulate``.
         chain_align: the runner pads the number of chains to a multiple of this (default 4;
@@ -294,6 +325,8 @@ class Transformer(AbstractFamily):
     init: str = eqx.field(static=True)
     bias: SamplingBias = eqx.field(static=True)
     accumulate_capacity: int | None = eqx.field(static=True)
+    position_embedding: str = eqx.field(static=True)
+    attention_window: int | None = eqx.field(static=True)
 
     chain_align: int = eqx.field(static=True)
 
@@ -307,7 +340,8 @@ class Transformer(AbstractFamily):
                  num_heads: int = 2, num_train_steps: int = 200, batch_size: int = 32,
                  optimizer="adam", *, learning_rate: float = 3e-3, init: str = "scratch",
                  bias: SamplingBias | None = None, accumulate_capacity: int | None = None,
-                 chain_align: int = 4):
+                 chain_align: int = 4, position_embedding: str = "learned",
+                 attention_window: int | None = None):
         if not _is_int(vocab_size) or vocab_size < 2:
             raise ValueError(f"vocab_size must be an integer >= 2, got {vocab_size!r}")
         if not _is_int(seq_len) or seq_len < 2:
@@ -343,6 +377,11 @@ class Transformer(AbstractFamily):
         at_most("top_k", bias.top_k, vocab_size, "vocab_size")
         if accumulate_capacity is not None:
             accumulate_capacity = _positive_int("accumulate_capacity", accumulate_capacity)
+        if position_embedding not in POSITION_EMBEDDINGS:
+            raise ValueError(f"position_embedding must be one of {POSITION_EMBEDDINGS}, got "
+                             f"{position_embedding!r}")
+        if attention_window is not None:
+            attention_window = _positive_int("attention_window", attention_window)
         self.vocab_size = int(vocab_size)
         self.seq_len = int(seq_len)
         self.d_model = d_model
@@ -356,6 +395,8 @@ class Transformer(AbstractFamily):
         self.bias = bias
         self.accumulate_capacity = accumulate_capacity
         self.chain_align = _positive_int("chain_align", chain_align)
+        self.position_embedding = position_embedding
+        self.attention_window = attention_window
 
     # ------------------------------------------------------------------------------ identity
     @property
@@ -369,7 +410,8 @@ class Transformer(AbstractFamily):
             num_train_steps=self.num_train_steps, batch_size=self.batch_size,
             optimizer=self.optimizer, learning_rate=self.learning_rate, init=self.init,
             bias=self.bias, accumulate_capacity=self.accumulate_capacity,
-            chain_align=self.chain_align,
+            chain_align=self.chain_align, position_embedding=self.position_embedding,
+            attention_window=self.attention_window,
         )
         kwargs.update(changes)
         return Transformer(**kwargs)
@@ -395,6 +437,8 @@ class Transformer(AbstractFamily):
             "bias": self.bias.describe(),
             "accumulate_capacity": self.accumulate_capacity,
             "chain_align": self.chain_align,
+            "position_embedding": self.position_embedding,
+            "attention_window": self.attention_window,
         }
 
     def _ngram(self, order: int) -> NGram:
@@ -403,7 +447,8 @@ class Transformer(AbstractFamily):
 
     def _build(self, key) -> GPT:
         return GPT(self.vocab_size, self.seq_len, self.d_model, self.num_layers, self.num_heads,
-                   key=key)
+                   key=key, use_position=self.position_embedding == "learned",
+                   window=self.attention_window)
 
     def _skeleton(self):
         return eqx.filter(self._build(jax.random.key(0)), eqx.is_array, inverse=True)
@@ -639,18 +684,12 @@ class Transformer(AbstractFamily):
         lost = dsum(pi * dsum(jnp.where(pos, 0.0, p0)))
         return entropy, dsum(dsum(pos.astype(dt))), lost
 
-    def estimate(self, key, stats: TransformerStats, params: TransformerParams
-                 ) -> TransformerParams:
-        """Train ``num_train_steps`` optax steps (a ``lax.scan``) on minibatches of the corpus."""
-        info = params.info
-        key_init, key_train = jax.random.split(key)
-        fresh = eqx.filter(self._build(key_init), eqx.is_array)
-        if self.init == "scratch":
-            start = fresh
-        else:
-            start = jax.tree_util.tree_map(
-                lambda a, b: jnp.where(params.is_source, a, b), fresh, params.model
-            )
+    def _train(self, key_train, stats: TransformerStats, start, monitor=None, every: int = 0):
+        """``num_train_steps`` optimiser steps from the arrays ``start`` on minibatches of the
+        weighted rows of ``stats``: returns the trained arrays, the per-step minibatch losses
+        and, when ``monitor`` (a function of the model's arrays) is given, its value after
+        every ``every``-th step (NaN after the others; the training itself is unchanged).
+        Studies use the monitor to follow a held-out quantity along training."""
         skeleton = self._skeleton()
         optimizer = self._optimizer()
         opt_state = optimizer.init(start)
@@ -671,11 +710,34 @@ class Transformer(AbstractFamily):
             loss, grads = jax.value_and_grad(loss_fn)(arrays)
             updates, opt_state = optimizer.update(grads, opt_state, arrays)
             arrays = optax.apply_updates(arrays, updates)
-            return (arrays, opt_state), loss
+            if monitor is None:
+                return (arrays, opt_state), (loss, ())
+            value = jax.lax.cond(
+                (step + 1) % every == 0,
+                lambda a: jnp.asarray(monitor(a), jnp.float32),
+                lambda a: jnp.full((), jnp.nan, jnp.float32),
+                arrays,
+            )
+            return (arrays, opt_state), (loss, value)
 
-        (trained, _), losses = jax.lax.scan(
+        (trained, _), (losses, values) = jax.lax.scan(
             train_step, (start, opt_state), jnp.arange(self.num_train_steps, dtype=jnp.uint32)
         )
+        return trained, losses, values
+
+    def estimate(self, key, stats: TransformerStats, params: TransformerParams
+                 ) -> TransformerParams:
+        """Train ``num_train_steps`` optax steps (a ``lax.scan``) on minibatches of the corpus."""
+        info = params.info
+        key_init, key_train = jax.random.split(key)
+        fresh = eqx.filter(self._build(key_init), eqx.is_array)
+        if self.init == "scratch":
+            start = fresh
+        else:
+            start = jax.tree_util.tree_map(
+                lambda a, b: jnp.where(params.is_source, a, b), fresh, params.model
+            )
+        trained, losses, _ = self._train(key_train, stats, start)
         tail = max(1, self.num_train_steps // 10)
         dt = params.train_loss.dtype
         entropy, distinct, lost = self._corpus_stats(stats, info, dt)
