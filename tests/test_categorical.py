@@ -413,3 +413,31 @@ def test_subsample_from_pool_is_multivariate_hypergeometric():
     sub = np.asarray(jax.vmap(lambda k: big.subsample_stats(
         k, CategoricalStats(counts=counts), 30, 40).counts)(jax.random.split(jax.random.key(8), 64)))
     assert np.all(sub.sum(axis=1) == 30) and np.all(sub <= np.asarray(counts))
+
+
+# ------------------------------------------------------------------------------- kernels
+def test_prefix_sums_tree_sums_equal_their_references():
+    """The matmul running sum equals jnp.cumsum (any length, totals below 2^24), and the
+    unpadded neighbour tree equals the tree over the zero-padded power of two (bit for bit)."""
+    from collapse_lab.families.categorical import _prefix_sums, _tree_sum, _tree_sums
+
+    rng = np.random.default_rng(3)
+    for size in (1, 5, 32, 33, 1000, 4099):
+        x = rng.integers(0, 4096, size).astype(np.int32)
+        np.testing.assert_array_equal(np.asarray(_prefix_sums(jnp.asarray(x))), np.cumsum(x))
+    big = np.full(4096, 4095, np.int32)  # total just below 2^24
+    np.testing.assert_array_equal(np.asarray(_prefix_sums(jnp.asarray(big))), np.cumsum(big))
+
+    def padded_tree(v):
+        width = 1 << max(0, (v.shape[-1] - 1).bit_length())
+        v = np.concatenate([v, np.zeros(v.shape[:-1] + (width - v.shape[-1],), v.dtype)], -1)
+        while v.shape[-1] > 1:
+            v = v[..., 0::2] + v[..., 1::2]
+        return v[..., 0]
+
+    for size in (1, 2, 3, 7, 1000, 1025):
+        rows = rng.random((3, size)).astype(np.float32)
+        want = padded_tree(rows)
+        np.testing.assert_array_equal(np.asarray(_tree_sum(jnp.asarray(rows))), want)
+        np.testing.assert_array_equal(
+            np.asarray(_tree_sums([jnp.asarray(r) for r in rows])), want)
