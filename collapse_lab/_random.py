@@ -229,6 +229,76 @@ def log_gamma_from_uniforms(u, key_fallback, shape_param):
     return jnp.where(small, logx + jnp.log(u[2 * k]) / a, logx)
 
 
+def _uniform_words(k0, k1, num, dtype):
+    """``num`` uniforms from :func:`uniforms`' counters, as separate arrays of the key's shape.
+
+    The same values as ``uniforms(key, num)`` in float64 (one block per value); in float32
+    value ``j`` is word ``j % 2`` of block ``j // 2`` (two values per block, a different
+    order from :func:`uniforms`). Returning one array per value, never stacked, keeps every
+    value a plain elementwise array under ``vmap`` over chains (a ``[chains, num]`` stack has
+    a minor dimension of a few elements, which does not vectorise).
+    """
+    wide = jnp.finfo(dtype).bits > 32
+    out = []
+    for b in range(num if wide else (num + 1) // 2):
+        c = jnp.full(jnp.shape(k0), b, jnp.uint32)
+        y0, y1 = _threefry2x32(k0, k1, c, jnp.zeros_like(c))
+        if wide:
+            top = (y0 >> 6).astype(dtype)
+            bottom = (y1 >> 6).astype(dtype)
+            out.append((top * 2.0**26 + bottom + 0.5) * 2.0**-52)
+        else:
+            out += [((y >> 9).astype(dtype) + 0.5) * 2.0**-23 for y in (y0, y1)]
+    return out[:num]
+
+
+FAST_CANDIDATES = 2  # candidates drawn up front by normal_and_log_chisquare
+
+
+def normal_and_log_chisquare(key, df, dtype, candidates: int = FAST_CANDIDATES):
+    """One standard normal ``z`` and ``log X``, ``X ~ chi-square(df)`` (``df > 0``), exactly.
+
+    The draw of one exact Gaussian generation (mean and scatter of n normals: ``z``, and
+    ``chi-square(n - 1)``), written for ``vmap`` over chains with a few draws per chain: all
+    uniforms come from straight Threefry blocks of the key kept as separate per-chain arrays
+    (:func:`_uniform_words`), ``candidates`` Marsaglia-Tsang proposals are made up front (the
+    first accepted is kept) and a loop redraws, from keys derived only inside it, for the rare
+    chain whose proposals were all rejected. Per-proposal rejection is below 5% for shapes >= 1
+    and 0.06% at shape 49.5 (n = 100). Shapes below one (df < 2) use the boost
+    ``G(a) = G(a + 1) U^{1/a}``. Elementwise: results do not depend on batching.
+    """
+    k0, k1 = _key_words(key)
+    u = _uniform_words(k0, k1, 2 + 2 * candidates, dtype)
+    z = normals(u[0])
+    a = (jnp.asarray(df).astype(dtype)) / 2
+    small = a < 1
+    a_eff = jnp.where(small, a + 1, a)
+    d = a_eff - 1.0 / 3.0
+    c = 1.0 / jnp.sqrt(9.0 * d)
+    accept, logx = _mt_log_candidates(normals(u[2 * candidates]), u[2 * candidates + 1], d, c)
+    for i in reversed(range(candidates - 1)):
+        acc, lx = _mt_log_candidates(normals(u[2 + 2 * i]), u[3 + 2 * i], d, c)
+        logx = jnp.where(acc, lx, logx)
+        accept = accept | acc
+
+    def cond(state):
+        _, done, _ = state
+        return ~jnp.all(done)
+
+    def body(state):
+        i, done, logx = state
+        # Keys of counter (2^32 - 1, i): disjoint from the blocks above (counters (j, 0)).
+        f0, f1 = _threefry2x32(k0, k1, jnp.full_like(k0, 0xFFFFFFFF), jnp.full_like(k0, i))
+        ui = _uniform_words(f0, f1, 2, dtype)
+        acc, lx = _mt_log_candidates(normals(ui[0]), ui[1], d, c)
+        logx = jnp.where(~done & acc, lx, logx)
+        return i + 1, done | acc, logx
+
+    _, _, logx = lax.while_loop(cond, body, (jnp.asarray(0, jnp.uint32), accept, logx))
+    logx = jnp.where(small, logx + jnp.log(u[1]) / a, logx)
+    return z, jnp.log(jnp.asarray(2.0, dtype)) + logx
+
+
 def log_gamma_sample(key, shape_param, dtype=None):
     """Draw ``log G`` with ``G ~ Gamma(shape_param, 1)`` (exact), elementwise over ``shape_param``."""
     a = jnp.asarray(shape_param)

@@ -26,9 +26,8 @@ from jax.scipy.special import ndtr, ndtri
 
 from .._batch_invariant import dmatmul, dsum, dtrace
 from .._random import (
-    gamma_uniforms_needed,
     log_chisquare_sample,
-    log_gamma_from_uniforms,
+    normal_and_log_chisquare,
     normals,
     uniforms,
 )
@@ -277,15 +276,13 @@ class Gaussian(AbstractFamily):
         d = self.dim
         count = jnp.asarray(num_samples, dt)
         if d == 1:
-            # One PRNG call for the mean and the chi-square (the exact path is PRNG-bound).
-            u = uniforms(key, 1 + gamma_uniforms_needed(), (), dt)
-            zbar = normals(u[:1]) / jnp.sqrt(jnp.maximum(count, 1))
+            # The exact path is PRNG-bound: the normal and the chi-square come from three
+            # Threefry blocks of the key (_random.normal_and_log_chisquare).
             df = count - 1
             pos = df > 0
-            log_gamma = log_gamma_from_uniforms(
-                u[1:], key, jnp.where(pos, df, 1) / 2
-            )
-            log_chi = jnp.where(pos, jnp.log(jnp.asarray(2.0, dt)) + log_gamma, -jnp.inf)
+            z, log_chi = normal_and_log_chisquare(key, jnp.where(pos, df, 1), dt)
+            zbar = z[None] / jnp.sqrt(jnp.maximum(count, 1))
+            log_chi = jnp.where(pos, log_chi, -jnp.inf)
             return self._stats_from_z(params, count, zbar, log_chi)
         key_mean, key_chi, key_off = jax.random.split(key, 3)
         zbar = jax.random.normal(key_mean, (d,), dt) / jnp.sqrt(jnp.maximum(count, 1))
