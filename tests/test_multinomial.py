@@ -398,7 +398,7 @@ def test_normal_and_log_chisquare_law(candidates):
     keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(5), i))(
         jnp.arange(40_000, dtype=jnp.uint32))
     for df in (1, 2, 3, 99):
-        draw = jax.jit(jax.vmap(lambda k: normal_and_log_chisquare(  # noqa: B023
+        draw = jax.jit(jax.vmap(lambda k, df=df: normal_and_log_chisquare(
             k, jnp.float32(df), jnp.float32, candidates)))
         z, log_x = (np.asarray(a, np.float64) for a in draw(keys))
         x = np.exp(log_x)
