@@ -58,6 +58,7 @@ __all__ = ["binomial", "multinomial", "MAX_TRIALS"]
 MAX_TRIALS = 10**7  # n + 2 and every count stay exact in float32 (below 2**24)
 INVERSION_LIMIT = 10.0  # nq below this: inversion; at or above: BTRS (Hormann's range)
 INVERSION_STEPS = 32  # unrolled CDF terms; P(X >= 32 | nq < 10) < 1e-8
+SMALL_COMPACTION = 4  # fallback slots up to which open lanes are found by min-reductions
 PROPOSALS = 1  # BTRS proposals in straight-line code before the compacted fallback loop
 
 # Stirling remainder s(x) = lgamma(x) - [(x - 1/2) log x - x + log(2 pi)/2] at x = 1..9.
@@ -189,7 +190,7 @@ def _inversion_count(u, n, q):
     return below
 
 
-def _btrs_proposal(k0, k1, counter, i, n, q, use_inv):
+def _btrs_proposal(k0, k1, counter, i, n, q, use_inv, materialize=True):
     """One BTRS proposal (Hormann 1993) from stream position ``i``: ``(accepted, value)``.
 
     Inversion lanes get harmless set-up values (their result is not used).
@@ -215,6 +216,8 @@ def _btrs_proposal(k0, k1, counter, i, n, q, use_inv):
     fast = valid & (us >= 0.07) & (v <= v_r)
     log_v = jnp.log(v * alpha / (a / (safe_us * safe_us) + b))
     b_ok = fast | (valid & (log_v <= _log_pmf_ratio(n_b, m, k_b, q_b)))
+    if not materialize:
+        return b_ok, k_b
     decided = _materialize(jnp.stack([b_ok.astype(dt), k_b]))
     return decided[0] > 0, decided[1]
 
@@ -262,17 +265,30 @@ def _binomial_small(k0, k1, counter, n, q):
     def cond(state):
         return ~jnp.all(state[1])
 
+    def compact(open_):
+        """Lanes of the first ``slots`` open elements (``size`` where fewer are open)."""
+        if slots > SMALL_COMPACTION:
+            pos = jnp.cumsum(open_.astype(jnp.int32)) - 1
+            return jnp.full((slots,), size, jnp.int32).at[jnp.where(open_, pos, slots)].set(
+                lane, mode="drop")
+        # A few slots (the tree's chunks of 32 nodes have 2): each slot's lane is the smallest
+        # open lane above the previous slot's, one min-reduction each. XLA's CPU cumsum is a
+        # reduce_window and the scatter a serial loop: together ~15% of an exact multinomial.
+        sel, last = [], jnp.asarray(-1, jnp.int32)
+        for _ in range(slots):
+            last = jnp.min(jnp.where(open_ & (lane > last), lane, size))
+            sel.append(last)
+        return jnp.stack(sel)
+
     def body(state):
         step, done, x, k, pmf, cdf = state
         open_ = ~done[:size]
-        pos = jnp.cumsum(open_.astype(jnp.int32)) - 1
-        sel = jnp.full((slots,), size, jnp.int32).at[jnp.where(open_, pos, slots)].set(
-            lane, mode="drop"
-        )
+        sel = compact(open_)
         g = lambda v: v[sel]  # noqa: E731
         ns, qs, invs, qis, us = g(n_f), g(q_f), g(inv_f), g(qi_f), g(u_f)
         # Stream position of the slot's next proposal: PROPOSALS + 1 + proposals it made here.
-        ok, k_b = _btrs_proposal(g(k0_f), g(k1_f), g(c_f), g(step), ns, qs, invs)
+        ok, k_b = _btrs_proposal(g(k0_f), g(k1_f), g(c_f), g(step), ns, qs, invs,
+                                 materialize=False)
         ks, pmfs, cdfs = g(k), g(pmf), g(cdf)
         # One term of the sequential tail search; a float CDF may stop a hair short of 1, so
         # it also stops at n, or once the pmf has underflowed past the mean.
