@@ -790,8 +790,10 @@ class GaussianMixture(AbstractFamily):
         resp = expo * jnp.where(pos, mask / jnp.where(pos, total, 1.0), 0.0)[None]
         terms = [resp] + [resp * diff[i] for i in range(d)]
         terms += [terms[1 + i] * diff[j] for i in range(d) for j in range(i + 1)]
-        # Each term reduced on its own, then stacked (the same tree, so the same bits as
-        # reducing the stack): stacking the [K, b] terms first made XLA emit the products
+        # Each term reduced on its own, then stacked (the same tree; bit-identical to reducing
+        # the stack for whole blocks of 256, while a single shorter block may differ in the last
+        # bit where a product fuses into the first level as an FMA): stacking the [K, b] terms
+        # first made XLA emit the products
         # inside a concatenate fusion, which its CPU backend runs as scalar code (about half
         # of a step's time; benchmarks/results/profile_em.md).
         return jnp.stack([dsum_last(t) for t in terms])
