@@ -110,20 +110,37 @@ def uniforms(key, num, shape=(), dtype=jnp.float32):
     return value.reshape(shape)
 
 
-def fold_in(key, data):
+def fold_in(key, data, anchor=None):
     """``jax.random.fold_in(key, data)``, bit for bit, for typed threefry keys.
 
     ``fold_in`` is one Threefry-2x32 block on the count words ``(0, data)``; computed as
     straight-line ``uint32`` arithmetic it costs a fraction of the ``jax.random`` call under
     ``vmap`` over chains (the runner folds in twice per chain and generation). Other key
     implementations go through ``jax.random.fold_in``.
+
+    ``anchor`` (optional): any traced integer scalar not batched over chains (the runner passes
+    the generation index). Its value never matters. XLA's CPU backend fuses the Threefry block
+    into the ``stack`` that builds the key and emits that fusion as scalar code which evaluates
+    the 20 rounds once per word; computing the two words inside a conditional on a predicate
+    XLA cannot decide (``anchor | 1 != 0``, always true) stores them as plain vectorised arrays
+    first. Same bits either way.
     """
     if not jnp.issubdtype(key.dtype, jax.dtypes.prng_key) or str(
             jax.random.key_impl(key)) != "threefry2x32":
         return jax.random.fold_in(key, data)
     words = jax.random.key_data(key)
     data = jnp.asarray(data).astype(jnp.uint32)
-    y0, y1 = _threefry2x32(words[..., 0], words[..., 1], jnp.zeros_like(data), data)
+    w0, w1 = words[..., 0], words[..., 1]
+
+    def block(w0, w1, data):
+        return _threefry2x32(w0, w1, jnp.zeros_like(data), data)
+
+    if anchor is None:
+        y0, y1 = block(w0, w1, data)
+    else:
+        data = jnp.broadcast_to(data, jnp.broadcast_shapes(w0.shape, data.shape))
+        always = (jnp.asarray(anchor).astype(jnp.uint32) | np.uint32(1)) != 0
+        y0, y1 = lax.cond(always, block, lambda w0, w1, data: (w0, w1), w0, w1, data)
     return jax.random.wrap_key_data(jnp.stack([y0, y1], axis=-1), impl="threefry2x32")
 
 

@@ -172,8 +172,41 @@ def _resolve_observables(observables, config: RunConfig):
     unknown = sorted(set(observables) - set(names))
     if unknown:
         raise ValueError(f"observables: unknown names {unknown}; the family records {names}")
-    needed = {p.observable for p in config.family.predictions(config)}
-    return tuple(sorted(set(observables) | needed))
+    return tuple(sorted(set(observables) | checked_observables(config)))
+
+
+def _theory_fingerprint(config: RunConfig):
+    """What a family's predictions may depend on (not the key or the recorded observables), as
+    a hashable value; None when the family or policy cannot be hashed."""
+    leaves = jax.tree_util.tree_leaves(config.source)
+    source = tuple((np.asarray(x).dtype.str, np.shape(x), np.asarray(x).tobytes()) for x in leaves)
+    fingerprint = (config.family, config.policy, config.method, config.num_chains,
+                   config.num_generations, np.asarray(config.num_samples).tobytes(), source)
+    try:
+        hash(fingerprint)
+    except TypeError:
+        return None
+    return fingerprint
+
+
+_CHECKED_OBSERVABLES: dict = {}
+
+
+def checked_observables(config: RunConfig) -> frozenset[str]:
+    """The observables ``check()`` tests for ``config`` (the names of its predictions).
+
+    Computing the predictions evaluates the closed forms (quantiles by root finding: tens of
+    milliseconds), so the names are remembered per fingerprint of what the predictions depend
+    on; a run restricted to a few observables then pays that once, not on every call."""
+    fingerprint = _theory_fingerprint(config)
+    names = _CHECKED_OBSERVABLES.get(fingerprint) if fingerprint is not None else None
+    if names is None:
+        names = frozenset(p.observable for p in config.family.predictions(config))
+        if fingerprint is not None:
+            if len(_CHECKED_OBSERVABLES) >= 64:
+                _CHECKED_OBSERVABLES.pop(next(iter(_CHECKED_OBSERVABLES)))
+            _CHECKED_OBSERVABLES[fingerprint] = names
+    return names
 
 
 def make_config(
@@ -274,10 +307,10 @@ def make_step(family: AbstractFamily, plan: _Plan, source):
         # fold_in (bit-identical to jax.random.fold_in, cheaper under vmap; _random.fold_in).
         # Purpose keys (0 synthetic, 1 fresh, 2 fit, >= 3 the policy's) are folded in lazily:
         # keys a kernel never uses are dead code and cost nothing.
-        key = fold_in(chain_key, t)
+        key = fold_in(chain_key, t, anchor=t)
         draws = Draws(family, real_family, plan, source, key, t, n_syn, n_fresh)
         stats, pool = policy.update(draws, params, pool)
-        params = family.estimate(fold_in(key, KEY_FIT), stats, params)
+        params = family.estimate(fold_in(key, KEY_FIT, anchor=t), stats, params)
         return (params, pool), _select(family.observe(params, source), plan.observables)
 
     return step

@@ -110,7 +110,7 @@ class Draws:
         self.method = plan.method
 
     def subkey(self, purpose: int):
-        return fold_in(self.key, purpose)
+        return fold_in(self.key, purpose, anchor=self.t)
 
     def _draw(self, family, key, params, buffer, masked, n):
         if self.method == "exact":
