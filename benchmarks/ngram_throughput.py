@@ -60,7 +60,8 @@ def run_in_chain_batches(key, family, source, *, num_chains, batch, num_generati
         params, pool = chain_module.initial_carry(config)
         _, obs = kernel(keys, params, pool, config.source, ts, syn, fresh,
                         jnp.asarray(1, jnp.int32), jnp.asarray(num_generations, jnp.int32))
-        pieces.append({k: np.asarray(v)[: stop - start] for k, v in obs.items()})
+        # (the kernel's observables are generation-major: [generations, chains, ...])
+        pieces.append({k: np.moveaxis(np.asarray(v), 0, 1)[: stop - start] for k, v in obs.items()})
     out = {}
     for k, v0 in source_obs.items():
         first = np.broadcast_to(v0[:1], (num_chains, 1) + v0.shape[2:])

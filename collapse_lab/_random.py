@@ -110,6 +110,30 @@ def uniforms(key, num, shape=(), dtype=jnp.float32):
     return value.reshape(shape)
 
 
+def stored(anchor, fn, *args):
+    """``fn(*args)``, with each output computed once and stored as a plain array.
+
+    XLA's CPU backend fuses cheap-looking producers into their consumers: a Threefry block that
+    feeds several consumers is evaluated once in each (the exact Gaussian draw evaluated its 3
+    blocks 12 times), and one that feeds a ``stack`` runs as scalar code, once per word.
+    The outputs of a conditional are materialised, so ``fn`` runs inside ``lax.cond`` on a
+    predicate XLA cannot decide and that is always true (``anchor | 1 != 0``).
+
+    ``anchor``: any traced integer or float scalar *not* batched over chains (the generation
+    index, a sample size); its value never matters. ``None`` (or a constant) just calls ``fn``.
+    A batched anchor still gives the right values (``vmap`` turns the conditional into a select).
+    """
+    if anchor is None or not isinstance(anchor, jax.core.Tracer):
+        return fn(*args)
+    a = jnp.asarray(anchor)
+    if not jnp.issubdtype(a.dtype, jnp.integer):
+        a = lax.bitcast_convert_type(a.astype(jnp.float32), jnp.uint32)
+    always = (a.astype(jnp.uint32) | np.uint32(1)) != 0
+    out_shapes = jax.eval_shape(fn, *args)
+    never = lambda *_: jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), out_shapes)  # noqa: E731
+    return lax.cond(always, fn, never, *args)
+
+
 def fold_in(key, data, anchor=None):
     """``jax.random.fold_in(key, data)``, bit for bit, for typed threefry keys.
 
@@ -118,12 +142,9 @@ def fold_in(key, data, anchor=None):
     ``vmap`` over chains (the runner folds in twice per chain and generation). Other key
     implementations go through ``jax.random.fold_in``.
 
-    ``anchor`` (optional): any traced integer scalar not batched over chains (the runner passes
-    the generation index). Its value never matters. XLA's CPU backend fuses the Threefry block
-    into the ``stack`` that builds the key and emits that fusion as scalar code which evaluates
-    the 20 rounds once per word; computing the two words inside a conditional on a predicate
-    XLA cannot decide (``anchor | 1 != 0``, always true) stores them as plain vectorised arrays
-    first. Same bits either way.
+    ``anchor`` (optional, see :func:`stored`; the runner passes the generation index): the two
+    words are computed by a vectorised block and stored before the ``stack`` that builds the
+    key, instead of the scalar code XLA emits for a block fused into a ``stack`` (same bits).
     """
     if not jnp.issubdtype(key.dtype, jax.dtypes.prng_key) or str(
             jax.random.key_impl(key)) != "threefry2x32":
@@ -131,16 +152,9 @@ def fold_in(key, data, anchor=None):
     words = jax.random.key_data(key)
     data = jnp.asarray(data).astype(jnp.uint32)
     w0, w1 = words[..., 0], words[..., 1]
-
-    def block(w0, w1, data):
-        return _threefry2x32(w0, w1, jnp.zeros_like(data), data)
-
-    if anchor is None:
-        y0, y1 = block(w0, w1, data)
-    else:
-        data = jnp.broadcast_to(data, jnp.broadcast_shapes(w0.shape, data.shape))
-        always = (jnp.asarray(anchor).astype(jnp.uint32) | np.uint32(1)) != 0
-        y0, y1 = lax.cond(always, block, lambda w0, w1, data: (w0, w1), w0, w1, data)
+    data = jnp.broadcast_to(data, jnp.broadcast_shapes(w0.shape, data.shape))
+    y0, y1 = stored(anchor, lambda w0, w1, d: _threefry2x32(w0, w1, jnp.zeros_like(d), d),
+                    w0, w1, data)
     return jax.random.wrap_key_data(jnp.stack([y0, y1], axis=-1), impl="threefry2x32")
 
 
@@ -272,7 +286,7 @@ def _uniform_words(k0, k1, num, dtype):
 FAST_CANDIDATES = 2  # candidates drawn up front by normal_and_log_chisquare
 
 
-def normal_and_log_chisquare(key, df, dtype, candidates: int = FAST_CANDIDATES):
+def normal_and_log_chisquare(key, df, dtype, candidates: int = FAST_CANDIDATES, anchor=None):
     """One standard normal ``z`` and ``log X``, ``X ~ chi-square(df)`` (``df > 0``), exactly.
 
     The draw of one exact Gaussian generation (mean and scatter of n normals: ``z``, and
@@ -283,18 +297,24 @@ def normal_and_log_chisquare(key, df, dtype, candidates: int = FAST_CANDIDATES):
     chain whose proposals were all rejected. Per-proposal rejection is below 5% for shapes >= 1
     and 0.06% at shape 49.5 (n = 100). Shapes below one (df < 2) use the boost
     ``G(a) = G(a + 1) U^{1/a}``. Elementwise: results do not depend on batching.
+    ``anchor`` (optional): stores the uniforms once (:func:`stored`); same values.
     """
     k0, k1 = _key_words(key)
-    u = _uniform_words(k0, k1, 2 + 2 * candidates, dtype)
-    z = normals(u[0])
+
+    def draw(k0, k1):
+        u = _uniform_words(k0, k1, 2 + 2 * candidates, dtype)
+        return [normals(v) if i % 2 == 0 else v for i, v in enumerate(u)]
+
+    u = stored(anchor, draw, k0, k1)
+    z = u[0]
     a = (jnp.asarray(df).astype(dtype)) / 2
     small = a < 1
     a_eff = jnp.where(small, a + 1, a)
     d = a_eff - 1.0 / 3.0
     c = 1.0 / jnp.sqrt(9.0 * d)
-    accept, logx = _mt_log_candidates(normals(u[2 * candidates]), u[2 * candidates + 1], d, c)
+    accept, logx = _mt_log_candidates(u[2 * candidates], u[2 * candidates + 1], d, c)
     for i in reversed(range(candidates - 1)):
-        acc, lx = _mt_log_candidates(normals(u[2 + 2 * i]), u[3 + 2 * i], d, c)
+        acc, lx = _mt_log_candidates(u[2 + 2 * i], u[3 + 2 * i], d, c)
         logx = jnp.where(acc, lx, logx)
         accept = accept | acc
 

@@ -280,7 +280,8 @@ class Gaussian(AbstractFamily):
             # Threefry blocks of the key (_random.normal_and_log_chisquare).
             df = count - 1
             pos = df > 0
-            z, log_chi = normal_and_log_chisquare(key, jnp.where(pos, df, 1), dt)
+            z, log_chi = normal_and_log_chisquare(key, jnp.where(pos, df, 1), dt,
+                                                  anchor=num_samples)
             zbar = z[None] / jnp.sqrt(jnp.maximum(count, 1))
             log_chi = jnp.where(pos, log_chi, -jnp.inf)
             return self._stats_from_z(params, count, zbar, log_chi)
