@@ -32,3 +32,27 @@ def test_bad_observables_are_rejected_before_tracing():
     with pytest.raises(ValueError, match="observables"):
         cl.run_chains(jax.random.key(0), family, family.source(), num_chains=2,
                       num_generations=1, num_samples=10, observables="mean")
+
+
+def test_checked_observables_are_remembered_per_config(monkeypatch):
+    """The names check() needs are computed from the predictions once per configuration (the
+    closed forms cost tens of milliseconds); a different configuration computes them again."""
+    from collapse_lab import chain
+
+    family = cl.Gaussian()
+    calls = []
+    original = type(family).predictions
+
+    def counting(self, config, overrides=None):
+        calls.append(config.num_generations)
+        return original(self, config, overrides)
+
+    monkeypatch.setattr(type(family), "predictions", counting)
+    monkeypatch.setattr(chain, "_CHECKED_OBSERVABLES", {})
+    kwargs = dict(num_chains=64, num_samples=10, method="exact", observables=["mean"])
+    runs = [cl.run_chains(jax.random.key(k), family, family.source(), num_generations=t, **kwargs)
+            for k, t in [(0, 2), (1, 2), (0, 3)]]
+    assert calls == [2, 3]  # the second run (same configuration, other key) used the cache
+    names = chain.checked_observables(runs[0].config)
+    assert names == {p.observable for p in original(family, runs[0].config)}
+    assert set(runs[0].observables) == {"mean"} | names
