@@ -70,6 +70,10 @@ class RunConfig:
 class RunResult:
     """Observables shaped ``[num_chains, num_generations + 1, ...]`` (generation 0 = source).
 
+    The runner stores them generation-major (that is how the loop writes them, and how
+    ``check()`` reads them: one generation across chains), so these arrays are usually not
+    C-contiguous; ``np.ascontiguousarray`` gives a chain-major copy where one is needed.
+
     ``final_params`` / ``final_pool`` hold the last carry (batched over chains) so that a run can
     be continued; ``generations_done`` counts completed generations.
     """
