@@ -316,6 +316,28 @@ def test_fold_in_matches_jax_random_bit_for_bit():
     np.testing.assert_array_equal(jax.random.key_data(ours), jax.random.key_data(theirs))
 
 
+def test_stored_fold_in_gives_the_same_keys_with_any_anchor():
+    """fold_in with an anchor (computed in a conditional) equals jax.random.fold_in, whether the
+    anchor is unbatched (a real conditional), batched (vmap turns it into a select) or
+    concrete (a plain call); and stored() returns fn's values."""
+    from collapse_lab._random import fold_in, stored
+
+    keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(3), i))(
+        jnp.arange(64, dtype=jnp.uint32))
+    data = jnp.arange(64, dtype=jnp.uint32) * 977
+    want = jax.random.key_data(jax.vmap(jax.random.fold_in)(keys, data))
+    unbatched = jax.jit(lambda k, d, t: jax.vmap(lambda k, d: fold_in(k, d, anchor=t))(k, d))
+    batched = jax.jit(jax.vmap(lambda k, d: fold_in(k, d, anchor=d)))
+    concrete = jax.vmap(lambda k, d: fold_in(k, d, anchor=5))
+    for got in (unbatched(keys, data, jnp.uint32(7)), batched(keys, data), concrete(keys, data)):
+        np.testing.assert_array_equal(jax.random.key_data(got), want)
+    x = jnp.linspace(-3.0, 3.0, 64)
+    f = lambda x, n: stored(n, lambda x: (jnp.exp(x), x + 1), x)  # noqa: E731
+    for got in (jax.jit(f)(x, jnp.int32(0)), jax.jit(f)(x, jnp.float32(2.5)), f(x, 3)):
+        np.testing.assert_allclose(got[0], np.exp(np.asarray(x)), rtol=1e-6)
+        np.testing.assert_array_equal(got[1], np.asarray(x) + 1)
+
+
 def test_uniforms_are_exact_grid_points_inside_the_unit_interval():
     """float32 uniforms are (b + 1/2) 2^-23: never 0 or 1, so normals() stays finite; a KS test
     against U(0, 1) at alpha = 1e-6 (false-failure rate 1e-6)."""
