@@ -320,7 +320,7 @@ def test_stored_fold_in_gives_the_same_keys_with_any_anchor():
     """fold_in with an anchor (computed in a conditional) equals jax.random.fold_in, whether the
     anchor is unbatched (a real conditional), batched (vmap turns it into a select) or
     concrete (a plain call); and stored() returns fn's values."""
-    from collapse_lab._random import fold_in, stored
+    from collapse_lab._random import _key_words, fold_in, stored
 
     keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(3), i))(
         jnp.arange(64, dtype=jnp.uint32))
@@ -331,6 +331,12 @@ def test_stored_fold_in_gives_the_same_keys_with_any_anchor():
     concrete = jax.vmap(lambda k, d: fold_in(k, d, anchor=5))
     for got in (unbatched(keys, data, jnp.uint32(7)), batched(keys, data), concrete(keys, data)):
         np.testing.assert_array_equal(jax.random.key_data(got), want)
+    # fold_in of a key fold_in built (its words are handed over, not re-read from the key)
+    nested = jax.jit(jax.vmap(lambda k, d: fold_in(fold_in(k, d, anchor=d), 5)))(keys, data)
+    want2 = jax.vmap(lambda k, d: jax.random.fold_in(jax.random.fold_in(k, d), 5))(keys, data)
+    np.testing.assert_array_equal(jax.random.key_data(nested), jax.random.key_data(want2))
+    words = jax.jit(jax.vmap(lambda k, d: jnp.stack(_key_words(fold_in(k, d)))))(keys, data)
+    np.testing.assert_array_equal(words, np.asarray(want))
     x = jnp.linspace(-3.0, 3.0, 64)
     f = lambda x, n: stored(n, lambda x: (jnp.exp(x), x + 1), x)  # noqa: E731
     for got in (jax.jit(f)(x, jnp.int32(0)), jax.jit(f)(x, jnp.float32(2.5)), f(x, 3)):
