@@ -332,7 +332,8 @@ def normal_and_log_chisquare(key, df, dtype, candidates: int = FAST_CANDIDATES, 
     and 0.06% at shape 49.5 (n = 100). Shapes below one (df < 2) use the boost
     ``G(a) = G(a + 1) U^{1/a}``. Elementwise: results do not depend on batching.
     ``anchor`` (optional): the uniforms and normals are computed once and stored
-    (:func:`stored`); same uniforms, normals equal to the last float32 bit.
+    (:func:`stored`); the same uniforms, and normals equal up to
+    the last float32 bit (the erf-inverse rounds differently in its own fusion).
     """
     k0, k1 = _key_words(key)
 
