@@ -642,7 +642,6 @@ def continue_run(result: RunResult, *, chunk_size=None, until=None, callback=Non
         stop = min(start + chunk, until)
         t0 = time.perf_counter()
         params, pool, obs = run_generations(config, params, pool, start, stop)
-        obs = {k: np.asarray(v) for k, v in obs.items()}
         timings["run_s"] = timings.get("run_s", 0.0) + time.perf_counter() - t0
         for k, v in obs.items():
             pieces[k].append(v)
