@@ -63,18 +63,33 @@ def collapse_lab_rate(key, chains, generations, n, method):
             "samples_per_s": chains * generations * n / dt}
 
 
-def _numpy_chains(chains, generations, n, refit, seed=0):
+def _numpy_chains(chains, generations, n, refit, seed=0, record=False):
     """Time NumPy chains whose per-generation refit ``refit(rng) -> (zbar, M2)`` is vectorised
-    over chains (standardised frame); the state update is shared by both baselines."""
+    over chains (standardised frame); the state update is shared by both baselines.
+
+    ``record``: also keep, per generation, the four observables a collapse_lab run restricted to
+    ``check()``'s needs returns (``log_variance``, ``variance``, ``mean_drift2``,
+    ``w2_squared``), in ``[generations, chains]`` float32 arrays: the same outputs, so equal work.
+    Without it only the final state is kept (NumPy does less than the lab then).
+    """
     rng = np.random.default_rng(seed)
 
     def go():
         mu = np.zeros(chains, np.float32)
         log_s = np.zeros(chains, np.float32)
-        for _ in range(generations):
+        if record:
+            log_var, var, drift2, w2 = (np.empty((generations, chains), np.float32)
+                                        for _ in range(4))
+        for t in range(generations):
             zbar, m2 = refit(rng)
             mu = mu + np.exp(log_s) * zbar
             log_s = log_s + 0.5 * np.log(m2 / n)
+            if record:
+                np.multiply(log_s, 2, out=log_var[t])
+                np.exp(log_var[t], out=var[t])
+                np.multiply(mu, mu, out=drift2[t])
+                s = np.exp(log_s) - 1
+                np.add(drift2[t], s * s, out=w2[t])
         return log_s
 
     dt = _best(go, repeat=2)
@@ -93,14 +108,15 @@ def numpy_vectorised(chains, generations, n, seed=0):
     return _numpy_chains(chains, generations, n, refit, seed)
 
 
-def numpy_exact(chains, generations, n, seed=0):
-    """The exact path in NumPy: each refit's mean and chi-square drawn directly (O(1) in n)."""
+def numpy_exact(chains, generations, n, seed=0, record=False):
+    """The exact path in NumPy: each refit's mean and chi-square drawn directly (O(1) in n).
+    ``record``: keep the per-generation observables too (see :func:`_numpy_chains`)."""
 
     def refit(rng):
         zbar = rng.standard_normal(chains, dtype=np.float32) / np.float32(np.sqrt(n))
         return zbar, rng.chisquare(n - 1, chains).astype(np.float32)
 
-    return _numpy_chains(chains, generations, n, refit, seed)
+    return _numpy_chains(chains, generations, n, refit, seed, record=record)
 
 
 def python_loop(chains, generations, n, seed=0):

@@ -104,7 +104,7 @@ def point(spec: dict) -> dict:
         gt = _load_sibling("gaussian_throughput")
         fn = {"numpy_gaussian": gt.numpy_vectorised, "numpy_gaussian_exact": gt.numpy_exact,
               "loop_gaussian": gt.python_loop}[kind]
-        out.update(fn(C, T, n))
+        out.update(fn(C, T, n, record=True) if spec.get("record") else fn(C, T, n))
     elif kind == "numpy_categorical":
         rng = np.random.default_rng(0)
         p0 = cl.zipf(1.1, spec["vocab"])
@@ -216,6 +216,10 @@ def plan(quick: bool) -> list[dict]:
     pts.append({"name": "gaussian exact n=100 (check observables)", "kind": "gaussian",
                 "method": "exact", "chains": C, "generations": T, "n": 100,
                 "observables": ["log_variance"]})
+    # Equal work: NumPy also keeps the four per-generation observables that run returns.
+    pts.append({"name": "gaussian numpy exact n=100 (same observables)",
+                "kind": "numpy_gaussian_exact", "chains": C, "generations": T, "n": 100,
+                "record": True})
     # The exact Gaussian step at 10x the chains: the per-generation fixed cost (a few dozen
     # small kernels) is amortised over more chains on both sides.
     big = 20_000 if quick else 100_000
@@ -224,6 +228,9 @@ def plan(quick: bool) -> list[dict]:
     pts.append({"name": "gaussian exact n=100 chains=1e5 (check observables)", "kind": "gaussian",
                 "method": "exact", "chains": big, "generations": T // 2, "n": 100,
                 "observables": ["log_variance"]})
+    pts.append({"name": "gaussian numpy exact n=100 chains=1e5 (same observables)",
+                "kind": "numpy_gaussian_exact", "chains": big, "generations": T // 2,
+                "n": 100, "record": True})
     pts.append({"name": f"categorical sample V={V} n=1000 (check observables)",
                 "kind": "categorical", "method": "sample", "vocab": V, "chains": cc,
                 "generations": ct, "n": 1000, "observables": ["support_size"]})
@@ -289,6 +296,15 @@ def path_table(g: dict) -> list[dict]:
          "gaussian exact n=100 chains=1e5 (check observables)",
          "gaussian numpy exact n=100 chains=1e5", "vectorised normal + chisquare", None,
          "rng normal"),
+        ("gaussian exact (check observables), equal work",
+         "gaussian exact n=100 (check observables)",
+         "gaussian numpy exact n=100 (same observables)",
+         "vectorised normal + chisquare, keeping the same 4 observables", "gaussian loop n=100",
+         "rng normal"),
+        ("gaussian exact, 1e5 chains (check observables), equal work",
+         "gaussian exact n=100 chains=1e5 (check observables)",
+         "gaussian numpy exact n=100 chains=1e5 (same observables)",
+         "vectorised normal + chisquare, keeping the same 4 observables", None, "rng normal"),
         ("categorical sample", f"categorical sample V={V} n=1000",
          f"categorical numpy V={V} n=1000", "vectorised multinomial",
          f"categorical loop V={V} n=1000", "rng uniform"),
