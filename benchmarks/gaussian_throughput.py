@@ -80,15 +80,17 @@ def _numpy_chains(chains, generations, n, refit, seed=0, record=False):
         if record:
             log_var, var, drift2, w2 = (np.empty((generations, chains), np.float32)
                                         for _ in range(4))
+        sigma = np.ones(chains, np.float32)
         for t in range(generations):
             zbar, m2 = refit(rng)
-            mu = mu + np.exp(log_s) * zbar
+            mu = mu + sigma * zbar
             log_s = log_s + 0.5 * np.log(m2 / n)
+            sigma = np.exp(log_s)  # one exp per generation, shared with the observables
             if record:
                 np.multiply(log_s, 2, out=log_var[t])
-                np.exp(log_var[t], out=var[t])
+                np.multiply(sigma, sigma, out=var[t])
                 np.multiply(mu, mu, out=drift2[t])
-                s = np.exp(log_s) - 1
+                s = sigma - 1
                 np.add(drift2[t], s * s, out=w2[t])
         return log_s
 
