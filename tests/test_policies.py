@@ -33,7 +33,14 @@ def _assert_baseline(cases, methods=None):
     for key, arr in baseline.runs(cases, methods=methods):
         want = ref[key]
         assert arr.dtype == want.dtype and arr.shape == want.shape, key
-        assert np.array_equal(arr, want, equal_nan=True), f"{key} differs from the saved baseline"
+        # Bit-identical on the host that saved the baseline. XLA compiles for the host CPU, and
+        # on another CPU model the transcendental functions of the exact Gaussian Fresh path
+        # round differently in the last bits (seen: 5 of 28 values, at most 8 ulp in
+        # log_variance, 1e-5 relative in the tiny tail masses). Elsewhere, the values must
+        # agree to 1e-4 relative. Batch and device invariance are tested bit for bit on one
+        # host in test_sharding.py.
+        assert np.array_equal(arr, want, equal_nan=True) or np.allclose(
+            arr, want, rtol=1e-4, atol=0, equal_nan=True), f"{key} differs from the saved baseline"
         seen += 1
     assert seen > 0
 
