@@ -59,7 +59,9 @@ MAX_TRIALS = 10**7  # n + 2 and every count stay exact in float32 (below 2**24)
 INVERSION_LIMIT = 10.0  # nq below this: inversion; at or above: BTRS (Hormann's range)
 INVERSION_STEPS = 32  # unrolled CDF terms; P(X >= 32 | nq < 10) < 1e-8
 SMALL_COMPACTION = 4  # fallback slots up to which open lanes are found by min-reductions
-PROPOSALS = 1  # BTRS proposals in straight-line code before the compacted fallback loop
+PROPOSALS = 2  # BTRS proposals in straight-line code before the compacted fallback loop
+FALLBACK_ROUNDS = 3  # proposals (or tail-search terms) per open element and loop iteration
+FALLBACK_SHARE = 8  # the loop serves up to len/FALLBACK_SHARE open elements per iteration
 
 # Stirling remainder s(x) = lgamma(x) - [(x - 1/2) log x - x + log(2 pi)/2] at x = 1..9.
 _STIRLING_TABLE = tuple(
@@ -78,26 +80,26 @@ def _materialize(x):
     return jnp.stack([x, jnp.zeros_like(x)]).sum(axis=0, dtype=x.dtype)
 
 
-def _uniforms(k0, k1, counter, iteration, dtype):
-    """Two independent uniforms in [0, 1) per element: ``u[2, ...]`` from (counter, iteration).
+def _uniform_pair(k0, k1, counter, iteration, dtype):
+    """Two independent uniforms in [0, 1), each of ``counter``'s shape, from stream position
+    (counter, iteration): the two output words of one Threefry block (float32: 24 bits each),
+    or of two blocks (float64: 53 bits each; the second block has the top bit of the
+    iteration set).
 
-    Both words come out of one elementwise chain (each output element evaluates the 20 rounds
-    and keeps its lane), so XLA emits the generator once.
+    They are returned as expressions, not stored: a consumer fusion that uses both evaluates
+    the 20 rounds once per element, and a consumer that needs only one keeps XLA from
+    computing the other.
     """
-    shape = (2,) + counter.shape
-    lane = lax.broadcasted_iota(jnp.uint32, shape, 0)
-    c = jnp.broadcast_to(counter, shape)
+    it = jnp.broadcast_to(iteration, counter.shape)
     if jnp.finfo(dtype).bits > 32:
-        # 53-bit uniforms need four words: a second block with the top bit of the count set.
-        hi = _threefry2x32(k0, k1, c, jnp.broadcast_to(iteration, shape))
-        lo = _threefry2x32(k0, k1, c, jnp.broadcast_to(iteration | np.uint32(2**31), shape))
-        top = jnp.where(lane == 0, hi[0], hi[1]) >> 5
-        bottom = jnp.where(lane == 0, lo[0], lo[1]) >> 6
-        value = top.astype(dtype) * 2.0**26 + bottom.astype(dtype)
-        return _materialize(value * 2.0**-53)
-    y0, y1 = _threefry2x32(k0, k1, c, jnp.broadcast_to(iteration, shape))
-    bits = jnp.where(lane == 0, y0, y1) >> 8
-    return _materialize(bits.astype(dtype) * 2.0**-24)
+        hi = _threefry2x32(k0, k1, counter, it)
+        lo = _threefry2x32(k0, k1, counter, it | np.uint32(2**31))
+        return tuple(
+            ((hi[j] >> 5).astype(dtype) * 2.0**26 + (lo[j] >> 6).astype(dtype)) * 2.0**-53
+            for j in (0, 1)
+        )
+    y0, y1 = _threefry2x32(k0, k1, counter, it)
+    return tuple((y >> 8).astype(dtype) * 2.0**-24 for y in (y0, y1))
 
 
 # ------------------------------------------------------------------------------ binomial
@@ -190,7 +192,7 @@ def _inversion_count(u, n, q):
     return below
 
 
-def _btrs_proposal(k0, k1, counter, i, n, q, use_inv, materialize=True):
+def _btrs_proposal(k0, k1, counter, i, n, q, use_inv):
     """One BTRS proposal (Hormann 1993) from stream position ``i``: ``(accepted, value)``.
 
     Inversion lanes get harmless set-up values (their result is not used).
@@ -205,9 +207,8 @@ def _btrs_proposal(k0, k1, counter, i, n, q, use_inv, materialize=True):
     v_r = 0.92 - 4.2 / b
     alpha = (2.83 + 5.1 / b) * spq
     m = jnp.floor((n_b + 1.0) * q_b)
-    uv = _uniforms(k0, k1, counter, i, dt)
-    u = uv[0] - 0.5
-    v = uv[1]
+    u, v = _uniform_pair(k0, k1, counter, i, dt)
+    u = u - 0.5
     us = 0.5 - jnp.abs(u)
     safe_us = jnp.where(us > 0, us, 1.0)
     k_b = jnp.floor((2.0 * a / safe_us + b) * u + c)
@@ -215,11 +216,7 @@ def _btrs_proposal(k0, k1, counter, i, n, q, use_inv, materialize=True):
     k_b = jnp.where(valid, k_b, m)
     fast = valid & (us >= 0.07) & (v <= v_r)
     log_v = jnp.log(v * alpha / (a / (safe_us * safe_us) + b))
-    b_ok = fast | (valid & (log_v <= _log_pmf_ratio(n_b, m, k_b, q_b)))
-    if not materialize:
-        return b_ok, k_b
-    decided = _materialize(jnp.stack([b_ok.astype(dt), k_b]))
-    return decided[0] > 0, decided[1]
+    return fast | (valid & (log_v <= _log_pmf_ratio(n_b, m, k_b, q_b))), k_b
 
 
 def _binomial_small(k0, k1, counter, n, q):
@@ -227,92 +224,82 @@ def _binomial_small(k0, k1, counter, n, q):
 
     Inversion elements (nq < 10) use the first uniform of stream position 0 and 32 unrolled
     CDF terms. BTRS elements (nq >= 10) make ``PROPOSALS`` proposals from stream positions
-    1 .. PROPOSALS in straight-line code and keep the first accepted one (BTRS accepts most
-    proposals; more straight-line proposals cost more than they saved here). The rest -- those, and the rare inversion
-    elements beyond 32 terms (probability < 1e-8) -- finish in a ``while_loop`` that works on a
-    few compacted slots rather than on every element: each iteration gathers up to
-    ``len/16`` open elements, makes one more BTRS proposal (stream position = the element's own
-    proposal count) or advances the plain sequential CDF search by one term, and scatters the
-    result back. An element's value depends only on its own stream, never on which slot or
-    iteration served it, so results do not depend on batching.
+    1 .. PROPOSALS in straight-line code and keep the first accepted one. Every lane carries
+    one state, its draw once decided and -1 while open, so the straight-line part is a single
+    fused elementwise kernel with one output.
+
+    The rest -- BTRS elements whose proposals were all rejected (about 2% with two proposals)
+    and the rare inversion elements beyond 32 terms (probability < 1e-8) -- finish in a
+    ``while_loop`` that works on a few compacted slots rather than on every element: each
+    iteration gathers up to ``len/FALLBACK_SHARE`` open elements, makes ``FALLBACK_ROUNDS``
+    more BTRS proposals for each (stream positions PROPOSALS + 1, PROPOSALS + 2, ... counted
+    per element) or advances its plain sequential CDF search by as many terms, and scatters the
+    results back. An element's value depends only on its own stream, never on which slot or
+    iteration served it, so results do not depend on batching, and neither ``PROPOSALS`` nor
+    the loop's parameters change any draw.
     """
     dt = q.dtype
     shape = q.shape
     use_inv = n * q < INVERSION_LIMIT
     trivial = (q <= 0) | (n <= 0)
     q_inv = jnp.where(use_inv & ~trivial, q, 0.0)
-    u_inv = _uniforms(k0, k1, counter, np.uint32(0), dt)[0]
-    x = _materialize(_inversion_count(u_inv, n, q_inv).astype(dt))
-    tail = use_inv & ~trivial & (x >= INVERSION_STEPS)
-    done = trivial | (use_inv & ~tail)
+    x_inv = _inversion_count(_uniform_pair(k0, k1, counter, np.uint32(0), dt)[0], n, q_inv)
+    state = jnp.where(use_inv & (x_inv < INVERSION_STEPS), x_inv.astype(dt), -1.0)
     for i in range(1, PROPOSALS + 1):
         ok, k_b = _btrs_proposal(k0, k1, counter, np.uint32(i), n, q, use_inv)
-        accept = ~done & ~use_inv & ok
-        x = jnp.where(accept, k_b, x)
-        done = done | accept
+        state = jnp.where((state < 0) & ~use_inv & ok, k_b, state)
+    state = jnp.where(trivial, 0.0, state)
 
-    # Compacted fallback over flat lanes (plus one dummy lane that is always done).
     size = math.prod(shape)
-    slots = max(1, -(-size // 16))
-    flat = lambda v, fill: jnp.concatenate([v.reshape(-1), jnp.full((1,), fill, v.dtype)])  # noqa: E731
-    n_f, q_f, inv_f = flat(n, 0.0), flat(q, 0.0), flat(use_inv, False)
-    qi_f, u_f, c_f = flat(q_inv, 0.0), flat(u_inv, 0.0), flat(counter, 0)
-    k0_f = flat(jnp.broadcast_to(k0, shape), 0)  # keys may differ by batch row
-    k1_f = flat(jnp.broadcast_to(k1, shape), 0)
-    pmf0 = jnp.where(tail, jnp.exp(n * jnp.log1p(-q_inv)), 0.0)
+    slots = max(1, -(-size // FALLBACK_SHARE))
+    flat = lambda v: jnp.broadcast_to(v, shape).reshape(-1)  # noqa: E731
+    n_f, q_f, inv_f, qi_f, c_f = flat(n), flat(q), flat(use_inv), flat(q_inv), flat(counter)
+    k0_f, k1_f = flat(k0), flat(k1)  # keys may differ by batch row
     lane = jnp.arange(size, dtype=jnp.int32)
 
-    def cond(state):
-        return ~jnp.all(state[1])
+    def serve(ns, qs, qis, invs, cs, k0s, k1s, steps, xs, ks, pmfs, cdfs):
+        """``FALLBACK_ROUNDS`` more BTRS proposals (the next stream positions) or terms of the
+        sequential tail search for the served elements; returns their new loop state."""
+        u = _uniform_pair(k0s, k1s, cs, np.uint32(0), dt)[0]
+        start = jnp.exp(ns * jnp.log1p(-qis))  # f(0): the tail search restarts at k = 0
+        pmfs = jnp.where(ks == 0, start, pmfs)
+        cdfs = jnp.where(ks == 0, start, cdfs)
+        for _ in range(FALLBACK_ROUNDS):
+            # A float CDF may stop a hair short of 1, so the search also stops at n, or once
+            # the pmf has underflowed past the mean. An element decided in an earlier round
+            # keeps its value (its advanced counters are never read again).
+            ok, k_b = _btrs_proposal(k0s, k1s, cs, steps, ns, qs, invs)
+            k_next = ks + 1.0
+            pmfs = pmfs * (jnp.maximum(ns - ks, 0.0) / k_next) * (qis / (1.0 - qis))
+            cdfs = cdfs + pmfs
+            t_ok = (cdfs > u) | (k_next >= ns) | ((pmfs == 0) & (k_next > ns * qis))
+            decided = (xs < 0) & jnp.where(invs, t_ok, ok)
+            xs = jnp.where(decided, jnp.where(invs, k_next, k_b), xs)
+            steps, ks = steps + np.uint32(1), k_next
+        return steps, xs, ks, pmfs, cdfs
 
-    def compact(open_):
-        """Lanes of the first ``slots`` open elements (``size`` where fewer are open)."""
-        if slots > SMALL_COMPACTION:
+    def body(carry):
+        open_ = carry[1] < 0
+        if slots > SMALL_COMPACTION:  # the first ``slots`` open elements, by a prefix sum
             pos = jnp.cumsum(open_.astype(jnp.int32)) - 1
-            return jnp.full((slots,), size, jnp.int32).at[jnp.where(open_, pos, slots)].set(
+            sel = jnp.full((slots,), size, jnp.int32).at[jnp.where(open_, pos, slots)].set(
                 lane, mode="drop")
-        # A few slots (the tree's chunks of 32 nodes have 2): each slot's lane is the smallest
-        # open lane above the previous slot's, one min-reduction each. XLA's CPU cumsum is a
-        # reduce_window and the scatter a serial loop: together ~15% of an exact multinomial.
-        sel, last = [], jnp.asarray(-1, jnp.int32)
-        for _ in range(slots):
-            last = jnp.min(jnp.where(open_ & (lane > last), lane, size))
-            sel.append(last)
-        return jnp.stack(sel)
+        else:
+            # A few slots (the tree's chunks of 32 nodes have 4): each slot's lane is the
+            # smallest open lane above the previous slot's, one min-reduction each. XLA's CPU
+            # prefix sum is a reduce_window and the scatter a serial loop.
+            found, last = [], jnp.asarray(-1, jnp.int32)
+            for _ in range(slots):
+                last = jnp.min(jnp.where(open_ & (lane > last), lane, size))
+                found.append(last)
+            sel = jnp.stack(found)
+        idx = jnp.minimum(sel, size - 1)  # an empty slot (sel = size) reads lane size - 1 ...
+        out = serve(*(v[idx] for v in (n_f, q_f, qi_f, inv_f, c_f, k0_f, k1_f) + carry))
+        return tuple(v.at[sel].set(w, mode="drop") for v, w in zip(carry, out))  # ... writes none
 
-    def body(state):
-        step, done, x, k, pmf, cdf = state
-        open_ = ~done[:size]
-        sel = compact(open_)
-        g = lambda v: v[sel]  # noqa: E731
-        ns, qs, invs, qis, us = g(n_f), g(q_f), g(inv_f), g(qi_f), g(u_f)
-        # Stream position of the slot's next proposal: PROPOSALS + 1 + proposals it made here.
-        ok, k_b = _btrs_proposal(g(k0_f), g(k1_f), g(c_f), g(step), ns, qs, invs,
-                                 materialize=False)
-        ks, pmfs, cdfs = g(k), g(pmf), g(cdf)
-        # One term of the sequential tail search; a float CDF may stop a hair short of 1, so
-        # it also stops at n, or once the pmf has underflowed past the mean.
-        k_next = ks + 1.0
-        pmfs = pmfs * (jnp.maximum(ns - ks, 0.0) / k_next) * (qis / (1.0 - qis))
-        cdfs = cdfs + pmfs
-        t_ok = (cdfs > us) | (k_next >= ns) | ((pmfs == 0) & (k_next > ns * qis))
-        accept = jnp.where(invs, t_ok, ok)
-        put = lambda v, w: v.at[sel].set(w, mode="drop")  # noqa: E731
-        x = put(x, jnp.where(accept, jnp.where(invs, k_next, k_b), g(x)))
-        done = put(done, accept | g(done))
-        return put(step, g(step) + np.uint32(1)), done, x, put(k, k_next), put(pmf, pmfs), put(
-            cdf, cdfs
-        )
-
-    init = (
-        jnp.full((size + 1,), PROPOSALS + 1, jnp.uint32),
-        flat(done, True),
-        flat(x, 0.0),
-        jnp.zeros((size + 1,), dt),
-        flat(pmf0, 0.0),
-        flat(pmf0, 0.0),
-    )
-    x = lax.while_loop(cond, body, init)[2][:size].reshape(shape)
+    zeros = jnp.zeros((size,), dt)
+    init = (jnp.full((size,), PROPOSALS + 1, jnp.uint32), state.reshape(-1), zeros, zeros, zeros)
+    x = lax.while_loop(lambda c: jnp.any(c[1] < 0), body, init)[1].reshape(shape)
     return jnp.where(trivial, 0.0, jnp.minimum(x, n))
 
 
