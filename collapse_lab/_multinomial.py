@@ -62,6 +62,8 @@ SMALL_COMPACTION = 4  # fallback slots up to which open lanes are found by min-r
 PROPOSALS = 2  # BTRS proposals in straight-line code before the compacted fallback loop
 FALLBACK_ROUNDS = 3  # proposals (or tail-search terms) per open element and loop iteration
 FALLBACK_SHARE = 8  # the loop serves up to len/FALLBACK_SHARE open elements per iteration
+WIDE_SHARE = 32  # flattened (vmapped) loop: about len/WIDE_SHARE slots (a multiple of 32) ...
+WIDE_ROUNDS = 5  # ... and this many proposals per open element and iteration
 
 # Stirling remainder s(x) = lgamma(x) - [(x - 1/2) log x - x + log(2 pi)/2] at x = 1..9.
 _STIRLING_TABLE = tuple(
@@ -250,57 +252,109 @@ def _binomial_small(k0, k1, counter, n, q):
         state = jnp.where((state < 0) & ~use_inv & ok, k_b, state)
     state = jnp.where(trivial, 0.0, state)
 
-    size = math.prod(shape)
-    slots = max(1, -(-size // FALLBACK_SHARE))
     flat = lambda v: jnp.broadcast_to(v, shape).reshape(-1)  # noqa: E731
-    n_f, q_f, inv_f, qi_f, c_f = flat(n), flat(q), flat(use_inv), flat(q_inv), flat(counter)
-    k0_f, k1_f = flat(k0), flat(k1)  # keys may differ by batch row
-    lane = jnp.arange(size, dtype=jnp.int32)
+    args = (flat(n), flat(q), flat(q_inv), flat(use_inv), flat(counter), flat(k0), flat(k1))
+    x = _finish(_materialize(state).reshape(-1), *args).reshape(shape)
+    return jnp.where(trivial, 0.0, jnp.minimum(x, n))
 
-    def serve(ns, qs, qis, invs, cs, k0s, k1s, steps, xs, ks, pmfs, cdfs):
-        """``FALLBACK_ROUNDS`` more BTRS proposals (the next stream positions) or terms of the
-        sequential tail search for the served elements; returns their new loop state."""
-        u = _uniform_pair(k0s, k1s, cs, np.uint32(0), dt)[0]
-        start = jnp.exp(ns * jnp.log1p(-qis))  # f(0): the tail search restarts at k = 0
-        pmfs = jnp.where(ks == 0, start, pmfs)
-        cdfs = jnp.where(ks == 0, start, cdfs)
-        for _ in range(FALLBACK_ROUNDS):
-            # A float CDF may stop a hair short of 1, so the search also stops at n, or once
-            # the pmf has underflowed past the mean. An element decided in an earlier round
-            # keeps its value (its advanced counters are never read again).
-            ok, k_b = _btrs_proposal(k0s, k1s, cs, steps, ns, qs, invs)
-            k_next = ks + 1.0
-            pmfs = pmfs * (jnp.maximum(ns - ks, 0.0) / k_next) * (qis / (1.0 - qis))
-            cdfs = cdfs + pmfs
-            t_ok = (cdfs > u) | (k_next >= ns) | ((pmfs == 0) & (k_next > ns * qis))
-            decided = (xs < 0) & jnp.where(invs, t_ok, ok)
-            xs = jnp.where(decided, jnp.where(invs, k_next, k_b), xs)
-            steps, ks = steps + np.uint32(1), k_next
-        return steps, xs, ks, pmfs, cdfs
+
+def _serve(rounds, ns, qs, qis, invs, cs, k0s, k1s, steps, xs, ks, pmfs, cdfs):
+    """``rounds`` more BTRS proposals (the next stream positions) or terms of the sequential
+    tail search for the served elements; returns their new loop state."""
+    dt = qs.dtype
+    u = _uniform_pair(k0s, k1s, cs, np.uint32(0), dt)[0]
+    start = jnp.exp(ns * jnp.log1p(-qis))  # f(0): the tail search restarts at k = 0
+    pmfs = jnp.where(ks == 0, start, pmfs)
+    cdfs = jnp.where(ks == 0, start, cdfs)
+    for _ in range(rounds):
+        # A float CDF may stop a hair short of 1, so the search also stops at n, or once the
+        # pmf has underflowed past the mean. An element decided in an earlier round keeps its
+        # value (its advanced counters are never read again).
+        ok, k_b = _btrs_proposal(k0s, k1s, cs, steps, ns, qs, invs)
+        k_next = ks + 1.0
+        pmfs = pmfs * (jnp.maximum(ns - ks, 0.0) / k_next) * (qis / (1.0 - qis))
+        cdfs = cdfs + pmfs
+        t_ok = (cdfs > u) | (k_next >= ns) | ((pmfs == 0) & (k_next > ns * qis))
+        decided = (xs < 0) & jnp.where(invs, t_ok, ok)
+        xs = jnp.where(decided, jnp.where(invs, k_next, k_b), xs)
+        steps, ks = steps + np.uint32(1), k_next
+    return steps, xs, ks, pmfs, cdfs
+
+
+def _prefix_count(mask):
+    """Inclusive running count of ``mask`` (bool [size]) as int32.
+
+    Blocks of 32 by a triangular float32 matmul (exact: integers below 2^24), the block totals
+    by a second such level, and the rest (size / 1024 values) by ``cumsum``: XLA's CPU
+    ``cumsum`` is a ``reduce_window``, slow on long arrays.
+    """
+    size = mask.shape[0]
+    tri = jnp.asarray(np.triu(np.ones((32, 32), np.float32)))
+    blocks = -(-size // 1024) * 32
+    x = jnp.zeros((blocks * 32,), jnp.float32).at[:size].set(mask.astype(jnp.float32))
+    inner = x.reshape(blocks, 32) @ tri  # running count within each block of 32
+    totals = inner[:, -1].reshape(-1, 32) @ tri  # running block totals within 1024 lanes
+    outer = jnp.cumsum(totals[:, -1].astype(jnp.int32)) - totals[:, -1].astype(jnp.int32)
+    before = (totals.astype(jnp.int32) - inner[:, -1].reshape(-1, 32).astype(jnp.int32)
+              + outer[:, None]).reshape(blocks, 1)
+    return (inner.astype(jnp.int32) + before).reshape(-1)[:size]
+
+
+def _finish_loop(state, n, q, q_inv, use_inv, counter, k0, k1):
+    """Decide the open (-1) elements of ``state`` (all arguments [size]); see ``_binomial_small``.
+
+    Each ``while_loop`` iteration serves a fixed number of slots: the first open elements.
+    Short arrays (one tree chunk of one chain) find them by min-reductions and serve
+    ``FALLBACK_ROUNDS`` proposals each; long ones (all chains' chunks flattened by the ``vmap``
+    rule below) by a running count and serve ``WIDE_ROUNDS``, with a slot count that is a
+    multiple of the SIMD width so every slot is computed by the same (vector) code.
+    """
+    size = state.shape[0]
+    dt = q.dtype
+    lane = jnp.arange(size, dtype=jnp.int32)
+    wide = size > SMALL_COMPACTION * FALLBACK_SHARE
+    if wide:
+        slots = -(-size // (WIDE_SHARE * 32)) * 32
+        rounds = WIDE_ROUNDS
+    else:
+        slots = max(1, -(-size // FALLBACK_SHARE))
+        rounds = FALLBACK_ROUNDS
+    fixed = (n, q, q_inv, use_inv, counter, k0, k1)
 
     def body(carry):
         open_ = carry[1] < 0
-        if slots > SMALL_COMPACTION:  # the first ``slots`` open elements, by a prefix sum
-            pos = jnp.cumsum(open_.astype(jnp.int32)) - 1
+        if wide:  # the first ``slots`` open elements, by a running count
+            pos = _prefix_count(open_) - 1
             sel = jnp.full((slots,), size, jnp.int32).at[jnp.where(open_, pos, slots)].set(
                 lane, mode="drop")
         else:
-            # A few slots (the tree's chunks of 32 nodes have 4): each slot's lane is the
-            # smallest open lane above the previous slot's, one min-reduction each. XLA's CPU
-            # prefix sum is a reduce_window and the scatter a serial loop.
+            # Each slot's lane is the smallest open lane above the previous slot's, one
+            # min-reduction each.
             found, last = [], jnp.asarray(-1, jnp.int32)
             for _ in range(slots):
                 last = jnp.min(jnp.where(open_ & (lane > last), lane, size))
                 found.append(last)
             sel = jnp.stack(found)
         idx = jnp.minimum(sel, size - 1)  # an empty slot (sel = size) reads lane size - 1 ...
-        out = serve(*(v[idx] for v in (n_f, q_f, qi_f, inv_f, c_f, k0_f, k1_f) + carry))
+        out = _serve(rounds, *(v[idx] for v in fixed + carry))
         return tuple(v.at[sel].set(w, mode="drop") for v, w in zip(carry, out))  # ... writes none
 
     zeros = jnp.zeros((size,), dt)
-    init = (jnp.full((size,), PROPOSALS + 1, jnp.uint32), state.reshape(-1), zeros, zeros, zeros)
-    x = lax.while_loop(lambda c: jnp.any(c[1] < 0), body, init)[1].reshape(shape)
-    return jnp.where(trivial, 0.0, jnp.minimum(x, n))
+    init = (jnp.full((size,), PROPOSALS + 1, jnp.uint32), state, zeros, zeros, zeros)
+    return lax.while_loop(lambda c: jnp.any(c[1] < 0), body, init)[1]
+
+
+_finish = jax.custom_batching.custom_vmap(_finish_loop)
+
+
+@_finish.def_vmap
+def _finish_batched(axis_size, in_batched, *args):
+    """Under ``vmap`` (over chains), one loop over every chain's elements flattened together,
+    instead of a batched loop that runs per-chain slots until the slowest chain is done."""
+    args = [a if b else jnp.broadcast_to(a, (axis_size,) + a.shape)
+            for a, b in zip(args, in_batched)]
+    shape = args[0].shape
+    return _finish(*(a.reshape(-1) for a in args)).reshape(shape), True
 
 
 def _binomial_split(k0, k1, counter, n, w_left, w_right):
