@@ -64,6 +64,10 @@ FALLBACK_ROUNDS = 3  # proposals (or tail-search terms) per open element and loo
 FALLBACK_SHARE = 8  # the loop serves up to len/FALLBACK_SHARE open elements per iteration
 WIDE_SHARE = 32  # flattened (vmapped) loop: about len/WIDE_SHARE slots (a multiple of 32) ...
 WIDE_ROUNDS = 5  # ... and this many proposals per open element and iteration
+CHUNK_LOG2 = 5  # tree steps split at least 2^CHUNK_LOG2 nodes (where the tree allows)
+LIVE_MIN = 128  # longer arrays: only elements with n > 0 and q > 0 are computed ...
+LIVE_SHARE = 16  # ... in blocks of about len/LIVE_SHARE slots ...
+LIVE_DENSE = 8  # ... when at most this many blocks are live; otherwise all are computed
 
 # Stirling remainder s(x) = lgamma(x) - [(x - 1/2) log x - x + log(2 pi)/2] at x = 1..9.
 _STIRLING_TABLE = tuple(
@@ -71,7 +75,7 @@ _STIRLING_TABLE = tuple(
     for x in range(1, 10)
 )
 # ------------------------------------------------------------------------------ random bits
-def _materialize(x):
+def _materialize(x, axis=0):
     """``x`` unchanged, computed once.
 
     XLA's CPU fusion duplicates chains of cheap elementwise ops (the generator, the CDF chain)
@@ -79,7 +83,7 @@ def _materialize(x):
     so summing ``x`` with zeros along a new axis of size 2 makes XLA store it instead.
     Optimization barriers do not help here: the CPU pipeline removes them before fusion.
     """
-    return jnp.stack([x, jnp.zeros_like(x)]).sum(axis=0, dtype=x.dtype)
+    return jnp.stack([x, jnp.zeros_like(x)], axis=axis).sum(axis=axis, dtype=x.dtype)
 
 
 def _uniform_pair(k0, k1, counter, iteration, dtype):
@@ -240,8 +244,18 @@ def _binomial_small(k0, k1, counter, n, q):
     iteration served it, so results do not depend on batching, and neither ``PROPOSALS`` nor
     the loop's parameters change any draw.
     """
+    shape = jnp.broadcast_shapes(q.shape, n.shape, counter.shape, k0.shape, k1.shape)
+    rows = (math.prod(shape[:-1]), shape[-1]) if shape else (1, 1)
+    # [rows, last axis]: the minor axis stays the minor axis (XLA's CPU loops vectorise along it;
+    # a fused reshape that changes it runs scalar code).
+    flat = lambda v: jnp.broadcast_to(v, shape).reshape(rows)  # noqa: E731
+    return _binomial_flat(*(flat(v) for v in (n, q, counter, k0, k1))).reshape(shape)
+
+
+def _decide(n, q, counter, k0, k1):
+    """Bin(n, q) for every element of the (same-shaped) arguments: the straight-line part,
+    then the compacted fallback loop for the elements it left open."""
     dt = q.dtype
-    shape = q.shape
     use_inv = n * q < INVERSION_LIMIT
     trivial = (q <= 0) | (n <= 0)
     q_inv = jnp.where(use_inv & ~trivial, q, 0.0)
@@ -250,12 +264,70 @@ def _binomial_small(k0, k1, counter, n, q):
     for i in range(1, PROPOSALS + 1):
         ok, k_b = _btrs_proposal(k0, k1, counter, np.uint32(i), n, q, use_inv)
         state = jnp.where((state < 0) & ~use_inv & ok, k_b, state)
-    state = jnp.where(trivial, 0.0, state)
-
-    flat = lambda v: jnp.broadcast_to(v, shape).reshape(-1)  # noqa: E731
-    args = (flat(n), flat(q), flat(q_inv), flat(use_inv), flat(counter), flat(k0), flat(k1))
-    x = _finish(_materialize(state).reshape(-1), *args).reshape(shape)
+    # Stored once (the straight-line part is one fused loop); the summed axis next to the minor
+    # one, as under ``vmap`` (a major summed axis made the loop 2x slower).
+    state = _materialize(jnp.where(trivial, 0.0, state), axis=max(state.ndim - 1, 0))
+    flat = (v.reshape(-1) for v in (state, n, q, q_inv, use_inv, counter, k0, k1))
+    x = _finish_loop(*flat).reshape(state.shape)
     return jnp.where(trivial, 0.0, jnp.minimum(x, n))
+
+
+def _binomial_flat_impl(n, q, counter, k0, k1):
+    """Bin(n, q) elementwise over [rows, columns] arrays, computed only where n > 0 and q > 0.
+
+    Long arrays (every chain's lanes of a tree step, flattened by the ``vmap`` rule below) are
+    compacted first: the live elements' indices are listed in order (a running count and a
+    scatter), and a ``while_loop`` decides them in blocks of a fixed number of slots (about
+    len/LIVE_SHARE, a multiple of 32) until the list is exhausted. After a few Wright-Fisher
+    generations most categories are extinct and most tree nodes hold zero trials, so this skips
+    most of the work; an element's value is the same whichever slot computes it.
+    """
+    size = n.size
+    args = (n, q, counter, k0, k1)
+    if size <= LIVE_MIN:
+        return _decide(*args)
+    live = ((q > 0) & (n > 0)).reshape(-1)
+    slots = -(-size // (LIVE_SHARE * 32)) * 32
+    listed = -(-size // slots) * slots
+
+    def compacted():
+        pos = _prefix_count(live) - 1
+        order = jnp.full((listed,), size, jnp.int32).at[jnp.where(live, pos, listed)].set(
+            jnp.arange(size, dtype=jnp.int32), mode="drop")
+        # One gather of 5 words per slot instead of five gathers (XLA's CPU gather is a scalar
+        # loop whose cost is per index).
+        words = jnp.stack([lax.bitcast_convert_type(n, jnp.uint32),
+                           lax.bitcast_convert_type(q, jnp.uint32), counter, k0, k1], axis=-1)
+        words = words.reshape(size, 5)
+
+        def body(carry):
+            start, x = carry
+            sel = lax.dynamic_slice_in_dim(order, start, slots)
+            w = words[jnp.minimum(sel, size - 1)]  # an empty slot computes lane size - 1 ...
+            xs = _decide(lax.bitcast_convert_type(w[:, 0], n.dtype),
+                         lax.bitcast_convert_type(w[:, 1], q.dtype), w[:, 2], w[:, 3], w[:, 4])
+            return start + slots, x.at[sel].set(xs, mode="drop")  # ... and writes none
+
+        init = (jnp.asarray(0, jnp.int32), jnp.zeros((size,), q.dtype))
+        return lax.while_loop(lambda c: c[0] < count, body, init)[1].reshape(n.shape)
+
+    count = jnp.sum(live.astype(jnp.int32))
+    # Mostly live: computing every element is cheaper than compacting.
+    return lax.cond(count > LIVE_DENSE * slots, lambda: _decide(*args), compacted)
+
+
+_binomial_flat = jax.custom_batching.custom_vmap(_binomial_flat_impl)
+
+
+@_binomial_flat.def_vmap
+def _binomial_flat_batched(axis_size, in_batched, *args):
+    """Under ``vmap`` (over chains): one computation over every chain's elements flattened
+    together, rather than per-chain loops batched until the slowest chain is done."""
+    args = [a if b else jnp.broadcast_to(a, (axis_size,) + a.shape)
+            for a, b in zip(args, in_batched)]
+    shape = args[0].shape
+    rows = (math.prod(shape[:-1]), shape[-1])  # chains x rows, the minor axis unchanged
+    return _binomial_flat(*(a.reshape(rows) for a in args)).reshape(shape), True
 
 
 def _serve(rounds, ns, qs, qis, invs, cs, k0s, k1s, steps, xs, ks, pmfs, cdfs):
@@ -344,19 +416,6 @@ def _finish_loop(state, n, q, q_inv, use_inv, counter, k0, k1):
     return lax.while_loop(lambda c: jnp.any(c[1] < 0), body, init)[1]
 
 
-_finish = jax.custom_batching.custom_vmap(_finish_loop)
-
-
-@_finish.def_vmap
-def _finish_batched(axis_size, in_batched, *args):
-    """Under ``vmap`` (over chains), one loop over every chain's elements flattened together,
-    instead of a batched loop that runs per-chain slots until the slowest chain is done."""
-    args = [a if b else jnp.broadcast_to(a, (axis_size,) + a.shape)
-            for a, b in zip(args, in_batched)]
-    shape = args[0].shape
-    return _finish(*(a.reshape(-1) for a in args)).reshape(shape), True
-
-
 def _binomial_split(k0, k1, counter, n, w_left, w_right):
     """Left count of ``n`` trials split with probability ``w_left / (w_left + w_right)``.
 
@@ -369,9 +428,7 @@ def _binomial_split(k0, k1, counter, n, w_left, w_right):
     ok = (total > 0) & (n > 0)
     q = jnp.where(ok, small / jnp.where(ok, total, 1.0), 0.0)
     q = jnp.clip(q, 0.0, 0.5)
-    # Materialised once: otherwise every consumer fusion re-slices and recomputes them.
-    nq = _materialize(jnp.stack([n.astype(q.dtype), q]))
-    x = _binomial_small(k0, k1, counter, nq[0], nq[1]).astype(jnp.int32)
+    x = _binomial_small(k0, k1, counter, n.astype(q.dtype), q).astype(jnp.int32)
     return jnp.where(flip, n - x, x)
 
 
@@ -400,7 +457,7 @@ def binomial(key, n, p):
 # ------------------------------------------------------------------------------ multinomial
 def _chunk_width(depth: int) -> int:
     """Nodes split per step: small trees one level per step, large ones in ~30 chunks."""
-    return 2 ** max(0, min(depth - 1, max(5, depth - 5)))
+    return 2 ** max(0, min(depth - 1, max(CHUNK_LOG2, depth - 5)))
 
 
 def _schedule(depth: int) -> tuple[np.ndarray, int]:
