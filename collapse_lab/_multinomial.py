@@ -24,6 +24,11 @@ generation, so this module provides:
   between its two children by a binomial draw with success probability (left mass) / (node
   mass). The tree's nodes are processed in heap order in ~30 + log2 K chunks by one
   ``lax.scan``; the cost does not depend on $n$ and the compile time does not depend on $K$.
+  Under ``vmap`` (over chains) each step's binomials are computed as one flat problem over all
+  chains (a ``custom_vmap`` rule): when most nodes hold no trials (extinct categories, the
+  usual state after a few Wright-Fisher generations) only the live ones are gathered and
+  computed, and the few rejected BTRS proposals are finished in one compacted loop rather
+  than in per-chain loops that wait for the slowest chain.
 
 Random numbers: each threefry call site of ``jax.random`` costs about half a second of XLA
 compile time on this CPU, and the samplers need fresh uniforms inside loops. They therefore
