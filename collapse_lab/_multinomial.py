@@ -242,8 +242,8 @@ def _binomial_small(k0, k1, counter, n, q):
     The rest -- BTRS elements whose proposals were all rejected (about 2% with two proposals)
     and the rare inversion elements beyond 32 terms (probability < 1e-8) -- finish in a
     ``while_loop`` that works on a few compacted slots rather than on every element: each
-    iteration gathers up to ``len/FALLBACK_SHARE`` open elements, makes ``FALLBACK_ROUNDS``
-    more BTRS proposals for each (stream positions PROPOSALS + 1, PROPOSALS + 2, ... counted
+    iteration gathers up to ``len/FALLBACK_SHARE`` open elements (``len/WIDE_SHARE`` when the
+    array is long), makes ``FALLBACK_ROUNDS`` (``WIDE_ROUNDS``) more BTRS proposals for each (stream positions PROPOSALS + 1, PROPOSALS + 2, ... counted
     per element) or advances its plain sequential CDF search by as many terms, and scatters the
     results back. An element's value depends only on its own stream, never on which slot or
     iteration served it, so results do not depend on batching, and neither ``PROPOSALS`` nor
@@ -296,7 +296,7 @@ def _binomial_flat_impl(n, q, counter, k0, k1):
     listed = -(-size // slots) * slots
 
     def compacted():
-        pos = _prefix_count(live) - 1
+        pos = running_sum(live) - 1
         order = jnp.full((listed,), size, jnp.int32).at[jnp.where(live, pos, listed)].set(
             jnp.arange(size, dtype=jnp.int32), mode="drop")
         # One gather of 5 words per slot instead of five gathers (XLA's CPU gather is a scalar
@@ -358,33 +358,38 @@ def _serve(rounds, ns, qs, qis, invs, cs, k0s, k1s, steps, xs, ks, pmfs, cdfs):
     return steps, xs, ks, pmfs, cdfs
 
 
-def _prefix_count(mask):
-    """Inclusive running count of ``mask`` (bool [size]) as int32.
+def running_sum(x):
+    """Inclusive running sum of a non-negative ``int32`` vector (any bool is counted as 0/1).
 
-    Blocks of 32 by a triangular float32 matmul (exact: integers below 2^24), the block totals
-    by a second such level, and the rest (size / 1024 values) by ``cumsum``: XLA's CPU
-    ``cumsum`` is a ``reduce_window``, slow on long arrays.
+    XLA's CPU ``cumsum`` is a ``reduce_window`` (~3 ns per element under ``vmap``); here blocks
+    of 32 are summed by a triangular float32 matmul, the block totals in groups of 32 by a second
+    one, and only the group totals (len/1024 values) by ``cumsum`` in int32. The matmuls' partial
+    sums stay below 2^24 as long as every group of 1024 elements sums below 2^24, so float32
+    holds them exactly whatever the summation order and the result equals ``jnp.cumsum(x)``.
+    ``HIGHEST`` precision keeps accelerators from rounding the operands to TF32/bf16.
     """
-    size = mask.shape[0]
-    tri = jnp.asarray(np.triu(np.ones((32, 32), np.float32)))
-    blocks = -(-size // 1024) * 32
-    x = jnp.zeros((blocks * 32,), jnp.float32).at[:size].set(mask.astype(jnp.float32))
-    inner = x.reshape(blocks, 32) @ tri  # running count within each block of 32
-    totals = inner[:, -1].reshape(-1, 32) @ tri  # running block totals within 1024 lanes
-    outer = jnp.cumsum(totals[:, -1].astype(jnp.int32)) - totals[:, -1].astype(jnp.int32)
-    before = (totals.astype(jnp.int32) - inner[:, -1].reshape(-1, 32).astype(jnp.int32)
-              + outer[:, None]).reshape(blocks, 1)
-    return (inner.astype(jnp.int32) + before).reshape(-1)[:size]
+    size = x.shape[-1]
+    groups = -(-size // 1024)
+    xf = jnp.pad(x.astype(jnp.float32), (0, groups * 1024 - size)).reshape(groups * 32, 32)
+    tri = jnp.triu(jnp.ones((32, 32), jnp.float32))
+    mm = lambda a: jnp.matmul(a, tri, precision=lax.Precision.HIGHEST)  # noqa: E731
+    inner = mm(xf)  # running sums within each block of 32
+    block = inner[:, -1].reshape(groups, 32)
+    totals = mm(block)  # running block totals within each group of 1024
+    group = totals[:, -1].astype(jnp.int32)
+    before = (totals - block).astype(jnp.int32) + (jnp.cumsum(group) - group)[:, None]
+    return (inner.astype(jnp.int32) + before.reshape(-1, 1)).reshape(-1)[:size]
 
 
 def _finish_loop(state, n, q, q_inv, use_inv, counter, k0, k1):
     """Decide the open (-1) elements of ``state`` (all arguments [size]); see ``_binomial_small``.
 
     Each ``while_loop`` iteration serves a fixed number of slots: the first open elements.
-    Short arrays (one tree chunk of one chain) find them by min-reductions and serve
-    ``FALLBACK_ROUNDS`` proposals each; long ones (all chains' chunks flattened by the ``vmap``
-    rule below) by a running count and serve ``WIDE_ROUNDS``, with a slot count that is a
-    multiple of the SIMD width so every slot is computed by the same (vector) code.
+    Short arrays (one tree chunk of one chain, unbatched) find them by min-reductions and serve
+    ``FALLBACK_ROUNDS`` proposals each; long ones (every chain's elements, flattened by the
+    ``vmap`` rule of ``_binomial_flat``) by a running count and serve ``WIDE_ROUNDS``, with a slot
+    count that is a multiple of the SIMD width so every slot is computed by the same (vector)
+    code.
     """
     size = state.shape[0]
     dt = q.dtype
@@ -401,7 +406,7 @@ def _finish_loop(state, n, q, q_inv, use_inv, counter, k0, k1):
     def body(carry):
         open_ = carry[1] < 0
         if wide:  # the first ``slots`` open elements, by a running count
-            pos = _prefix_count(open_) - 1
+            pos = running_sum(open_) - 1
             sel = jnp.full((slots,), size, jnp.int32).at[jnp.where(open_, pos, slots)].set(
                 lane, mode="drop")
         else:

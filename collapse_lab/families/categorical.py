@@ -34,7 +34,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._multinomial import MAX_TRIALS, _materialize, draw_without_replacement, multinomial
+from .._multinomial import (
+    MAX_TRIALS,
+    _materialize,
+    draw_without_replacement,
+    multinomial,
+    running_sum,
+)
 from .._random import indices, split
 from .._validate import at_most
 from ..family import AbstractFamily, key_first
@@ -94,26 +100,7 @@ def _tree_sums(rows):
 EXACT_FLOAT_SUM = 2**24  # integers below this add exactly in float32, in any order
 
 
-def _prefix_sums(x):
-    """Inclusive running sum of a non-negative ``int32`` vector whose total is below 2^24.
-
-    XLA's CPU ``cumsum`` is a ``reduce_window`` (~3 ns per element under ``vmap``); here blocks of
-    32 are summed by a triangular float32 matmul and the block totals by a second one (~4x
-    faster). Every partial sum is an integer below 2^24, so float32 holds it exactly whatever
-    the summation order: the result equals ``jnp.cumsum(x)``. ``HIGHEST`` precision keeps
-    accelerators from rounding the operands to TF32/bf16.
-    """
-    size = x.shape[-1]
-    block = 32
-    rows = -(-size // block)
-    pad = rows * block - size
-    xf = jnp.concatenate([x, jnp.zeros((pad,), x.dtype)]) if pad else x
-    xf = xf.reshape(rows, block).astype(jnp.float32)
-    highest = jax.lax.Precision.HIGHEST
-    within = jnp.matmul(xf, jnp.triu(jnp.ones((block, block), jnp.float32)), precision=highest)
-    before = jnp.matmul(within[:, -1], jnp.triu(jnp.ones((rows, rows), jnp.float32), 1),
-                        precision=highest)
-    return (within + before[:, None]).reshape(-1)[:size].astype(jnp.int32)
+_prefix_sums = running_sum  # exact running sums of int32 counts (total below 2^24)
 
 
 def _count_parents(weights, total, j, ones):
