@@ -343,10 +343,11 @@ def _serve(rounds, ns, qs, qis, invs, cs, k0s, k1s, steps, xs, ks, pmfs, cdfs):
     start = jnp.exp(ns * jnp.log1p(-qis))  # f(0): the tail search restarts at k = 0
     pmfs = jnp.where(ks == 0, start, pmfs)
     cdfs = jnp.where(ks == 0, start, cdfs)
-    for _ in range(rounds):
+    def one_round(_, carry):
         # A float CDF may stop a hair short of 1, so the search also stops at n, or once the
         # pmf has underflowed past the mean. An element decided in an earlier round keeps its
         # value (its advanced counters are never read again).
+        steps, xs, ks, pmfs, cdfs = carry
         ok, k_b = _btrs_proposal(k0s, k1s, cs, steps, ns, qs, invs)
         k_next = ks + 1.0
         pmfs = pmfs * (jnp.maximum(ns - ks, 0.0) / k_next) * (qis / (1.0 - qis))
@@ -354,7 +355,9 @@ def _serve(rounds, ns, qs, qis, invs, cs, k0s, k1s, steps, xs, ks, pmfs, cdfs):
         t_ok = (cdfs > u) | (k_next >= ns) | ((pmfs == 0) & (k_next > ns * qis))
         decided = (xs < 0) & jnp.where(invs, t_ok, ok)
         xs = jnp.where(decided, jnp.where(invs, k_next, k_b), xs)
-        steps, ks = steps + np.uint32(1), k_next
+        return steps + np.uint32(1), xs, k_next, pmfs, cdfs
+
+    steps, xs, ks, pmfs, cdfs = lax.fori_loop(0, rounds, one_round, (steps, xs, ks, pmfs, cdfs))
     return steps, xs, ks, pmfs, cdfs
 
 
