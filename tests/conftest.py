@@ -53,11 +53,16 @@ def key():
     return jax.random.key(20261128)
 
 
-# Files whose tests take longest (a minute or more of one worker) start first: under
-# ``--dist loadfile`` xdist hands out whole files in collection order, so a long file collected
-# late would run alone at the end of the suite while the other worker idles.
-_LONG_FIRST = ("test_sharding.py", "test_multihost.py", "test_wright_fisher.py",
-               "test_policies_theory.py")
+# Files whose tests take longest start first, longest first (the default tier's per-file
+# totals, 2026-12-06; a few tens of seconds each): under ``--dist loadfile`` xdist hands out
+# whole files in collection order, so a long file collected late would run alone at the end of
+# the suite while the other worker idles. test_sharding's two subprocesses go first, while the
+# other worker's files still leave a core to them.
+_LONG_FIRST = ("test_sharding.py", "test_contract.py", "test_wright_fisher.py",
+               "test_policies.py", "test_gaussian.py", "test_categorical.py",
+               "test_multinomial.py", "test_policies_theory.py", "test_gaussian_theory.py",
+               "test_cli.py", "test_transformer.py", "test_mixture_theory.py",
+               "test_ngram_theory.py", "test_mixture.py", "test_multihost.py")
 
 
 def pytest_collection_modifyitems(config, items):
