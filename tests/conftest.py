@@ -57,7 +57,9 @@ def key():
 # totals, 2026-12-06; a few tens of seconds each): under ``--dist loadfile`` xdist hands out
 # whole files in collection order, so a long file collected late would run alone at the end of
 # the suite while the other worker idles. test_sharding's two subprocesses go first, while the
-# other worker's files still leave a core to them.
+# other worker's files still leave a core to them. pyproject's addopts pass
+# ``--no-loadscope-reorder``: without it xdist (>= 3.x) hands out files by number of tests,
+# most first, which ran test_sharding (one long test) alone at the very end.
 _LONG_FIRST = ("test_sharding.py", "test_contract.py", "test_wright_fisher.py",
                "test_policies.py", "test_gaussian.py", "test_categorical.py",
                "test_multinomial.py", "test_policies_theory.py", "test_gaussian_theory.py",
