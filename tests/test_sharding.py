@@ -1,7 +1,7 @@
 """Bit-identical results across (simulated) device counts, for every family example and the
-transformer: 1 vs 2 devices for four representative families (one method each) and the transformer
-in the default tier (the two processes run side by side); 1 vs 4 devices, every family example,
-both methods, in the slow tier."""
+transformer: 1 vs 2 devices for four representative families (one method each) in the default
+tier (the two processes run side by side); 1 vs 4 devices, every family example, both methods,
+and the transformer in the slow tier (its compile alone cost ~50 s of the default tier's CPU)."""
 
 import os
 import subprocess
@@ -31,10 +31,10 @@ def _run_side_by_side(tmp_path, counts, mode):
     return [np.load(p) for p in paths]
 
 
-def _assert_bit_identical(one, other):
+def _assert_bit_identical(one, other, transformer=True):
     assert set(one.files) == set(other.files)
     assert len(one.files) > 0
-    assert any(k.startswith("transformer/") for k in one.files)
+    assert any(k.startswith("transformer/") for k in one.files) == transformer
     differ = [k for k in one.files if not np.array_equal(one[k], other[k])]
     assert not differ, differ
 
@@ -45,7 +45,7 @@ def test_every_family_has_an_example():
 
 
 def test_one_vs_two_devices_bit_identical(tmp_path):
-    _assert_bit_identical(*_run_side_by_side(tmp_path, (1, 2), "quick"))
+    _assert_bit_identical(*_run_side_by_side(tmp_path, (1, 2), "quick"), transformer=False)
 
 
 @pytest.mark.slow
