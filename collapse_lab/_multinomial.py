@@ -243,9 +243,9 @@ def _binomial_small(k0, k1, counter, n, q):
     and the rare inversion elements beyond 32 terms (probability < 1e-8) -- finish in a
     ``while_loop`` that works on a few compacted slots rather than on every element: each
     iteration gathers up to ``len/FALLBACK_SHARE`` open elements (``len/WIDE_SHARE`` when the
-    array is long), makes ``FALLBACK_ROUNDS`` (``WIDE_ROUNDS``) more BTRS proposals for each (stream positions PROPOSALS + 1, PROPOSALS + 2, ... counted
-    per element) or advances its plain sequential CDF search by as many terms, and scatters the
-    results back. An element's value depends only on its own stream, never on which slot or
+    array is long), makes ``FALLBACK_ROUNDS`` (``WIDE_ROUNDS``) more BTRS proposals for each
+    (stream positions PROPOSALS + 1, PROPOSALS + 2, ... counted per element) or advances its
+    plain sequential CDF search by as many terms, and scatters the results back. An element's value depends only on its own stream, never on which slot or
     iteration served it, so results do not depend on batching, and neither ``PROPOSALS`` nor
     the loop's parameters change any draw.
     """
@@ -343,7 +343,8 @@ def _serve(rounds, ns, qs, qis, invs, cs, k0s, k1s, steps, xs, ks, pmfs, cdfs):
     start = jnp.exp(ns * jnp.log1p(-qis))  # f(0): the tail search restarts at k = 0
     pmfs = jnp.where(ks == 0, start, pmfs)
     cdfs = jnp.where(ks == 0, start, cdfs)
-    def one_round(_, carry):
+
+    def one_round(_, carry):  # a fori_loop: one compiled copy of the proposal, not ``rounds``
         # A float CDF may stop a hair short of 1, so the search also stops at n, or once the
         # pmf has underflowed past the mean. An element decided in an earlier round keeps its
         # value (its advanced counters are never read again).
@@ -357,8 +358,7 @@ def _serve(rounds, ns, qs, qis, invs, cs, k0s, k1s, steps, xs, ks, pmfs, cdfs):
         xs = jnp.where(decided, jnp.where(invs, k_next, k_b), xs)
         return steps + np.uint32(1), xs, k_next, pmfs, cdfs
 
-    steps, xs, ks, pmfs, cdfs = lax.fori_loop(0, rounds, one_round, (steps, xs, ks, pmfs, cdfs))
-    return steps, xs, ks, pmfs, cdfs
+    return lax.fori_loop(0, rounds, one_round, (steps, xs, ks, pmfs, cdfs))
 
 
 def running_sum(x):

@@ -43,16 +43,15 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # One compilation cache for the whole run: the xdist workers and the subprocesses that tests start
 # inherit this directory (created once, in the controlling process, removed when it exits), so a
 # program that several test files or processes compile identically is compiled once. A cache hit
-# loads the same executable, so no result can change.
-if "PYTEST_XDIST_WORKER" not in os.environ and "COLLAPSE_LAB_TEST_CACHE" not in os.environ:
+# loads the same executable, so no result can change. A cache the user already set is used as is.
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     import atexit
     import shutil
     import tempfile
 
     _cache = tempfile.mkdtemp(prefix="collapse-lab-jax-cache-")
     atexit.register(shutil.rmtree, _cache, ignore_errors=True)
-    os.environ["COLLAPSE_LAB_TEST_CACHE"] = _cache
-    os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", _cache)
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _cache
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
 
 import jax  # noqa: E402

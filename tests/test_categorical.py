@@ -419,14 +419,15 @@ def test_subsample_from_pool_is_multivariate_hypergeometric():
 def test_prefix_sums_tree_sums_equal_their_references():
     """The matmul running sum equals jnp.cumsum (any length, totals below 2^24), and the
     unpadded neighbour tree equals the tree over the zero-padded power of two (bit for bit)."""
-    from collapse_lab.families.categorical import _prefix_sums, _tree_sum, _tree_sums
+    from collapse_lab._multinomial import running_sum
+    from collapse_lab.families.categorical import _tree_sum, _tree_sums
 
     rng = np.random.default_rng(3)
     for size in (1, 5, 32, 33, 1000, 4099):
         x = rng.integers(0, 4096, size).astype(np.int32)
-        np.testing.assert_array_equal(np.asarray(_prefix_sums(jnp.asarray(x))), np.cumsum(x))
+        np.testing.assert_array_equal(np.asarray(running_sum(jnp.asarray(x))), np.cumsum(x))
     big = np.full(4096, 4095, np.int32)  # total just below 2^24
-    np.testing.assert_array_equal(np.asarray(_prefix_sums(jnp.asarray(big))), np.cumsum(big))
+    np.testing.assert_array_equal(np.asarray(running_sum(jnp.asarray(big))), np.cumsum(big))
 
     def padded_tree(v):
         width = 1 << max(0, (v.shape[-1] - 1).bit_length())

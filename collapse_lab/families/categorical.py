@@ -100,9 +100,6 @@ def _tree_sums(rows):
 EXACT_FLOAT_SUM = 2**24  # integers below this add exactly in float32, in any order
 
 
-_prefix_sums = running_sum  # exact running sums of int32 counts (total below 2^24)
-
-
 def _count_parents(weights, total, j, ones):
     """Counts of ``searchsorted(cumsum(weights), j, side="right")`` weighted by ``ones``.
 
@@ -110,7 +107,7 @@ def _count_parents(weights, total, j, ones):
     the parent indices ``j`` over ``0 .. B - 1`` (one scatter), its running sum, and two
     gathers at the category boundaries count every category without locating a single token
     (the binary search over the categories cost ~4x more here). Both running sums stay below
-    2^24 on this path and use :func:`_prefix_sums`. Models with a larger total (the source,
+    2^24 on this path and use :func:`running_sum`. Models with a larger total (the source,
     quantised to 2^30) take the token-by-token search, with an exact integer ``cumsum``, inside
     a ``while_loop`` that runs only when some chain in the batch needs it (zero iterations
     otherwise, also under ``vmap``). Identical counts either way: integer arithmetic throughout.
@@ -123,8 +120,8 @@ def _count_parents(weights, total, j, ones):
         below = jnp.cumsum(jnp.zeros((size,), jnp.int32).at[j].add(ones, mode="drop"))
     else:
         # Where ``needed``, these weights' sums may be inexact: their counts are discarded.
-        cum = _prefix_sums(jnp.where(needed, 0, weights))
-        below = _prefix_sums(jnp.zeros((size,), jnp.int32).at[j].add(ones, mode="drop"))
+        cum = running_sum(jnp.where(needed, 0, weights))
+        below = running_sum(jnp.zeros((size,), jnp.int32).at[j].add(ones, mode="drop"))
     below = jnp.concatenate([jnp.zeros((1,), jnp.int32), below])  # #{j < x}
     upper = below[jnp.clip(cum, 0, size)]
     counts = upper - jnp.concatenate([jnp.zeros((1,), jnp.int32), upper[:-1]])
