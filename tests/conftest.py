@@ -54,6 +54,26 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     os.environ["JAX_COMPILATION_CACHE_DIR"] = _cache
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
 
+# The default tier compiles hundreds of small programs and runs most of them for milliseconds:
+# on the 2-core CI machine XLA's LLVM optimisation was about a fifth of the suite's CPU time.
+# Unless the run selects the slow tier (acceptance-size runs, where run time dominates) or the
+# user set an optimisation level, the backend compiles at level 0 (compile ~40 % faster, small
+# kernels ~3x slower). Same semantics: every bit-identity test against values stored from
+# optimised builds passes at level 0 too. ``COLLAPSE_LAB_TEST_OPTIMIZED=1`` keeps XLA's default.
+_FAST_COMPILE = "--xla_backend_optimization_level=0"
+
+
+def pytest_configure(config):
+    # Before any test module is imported (collection comes later) and before JAX creates its
+    # backend, which is when XLA reads XLA_FLAGS; xdist workers run this hook too.
+    flags = os.environ.get("XLA_FLAGS", "")
+    if ("slow" in (config.option.markexpr or "").replace("not slow", "")
+            or "xla_backend_optimization_level" in flags
+            or os.environ.get("COLLAPSE_LAB_TEST_OPTIMIZED") == "1"):
+        return
+    os.environ["XLA_FLAGS"] = f"{flags} {_FAST_COMPILE}".strip()
+
+
 import jax  # noqa: E402
 import pytest  # noqa: E402
 from hypothesis import settings  # noqa: E402

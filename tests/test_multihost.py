@@ -31,7 +31,8 @@ def _free_port() -> int:
 
 def _start(out, process_id, num_processes, port, devices=1):
     env = dict(os.environ, JAX_PLATFORMS="cpu",
-               XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+               XLA_FLAGS=(os.environ.get("XLA_FLAGS", "")
+                          + f" --xla_force_host_platform_device_count={devices}").strip())
     cmd = [sys.executable, str(HERE / "_multihost_run.py"), str(out), str(process_id),
            str(num_processes), str(port)]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
