@@ -537,9 +537,12 @@ def multinomial(key, n, probs):
         pad = [(0, 0)] * len(batch) + [(0, num_leaves - num_categories)]
         weights = jnp.pad(weights, pad)
     # Subtree masses of every node in heap order: levels 0 (root) .. depth (leaves).
+    # Each parent is its two children added (strided slices: a ``reshape(..., 2).sum(-1)``
+    # gives the same bits but ran as a slow reduction, ~4 ms of a ~40 ms Wright-Fisher
+    # generation at 1,000 chains x K = 1,000).
     levels = [weights]
     for _ in range(depth):
-        levels.append(levels[-1].reshape(batch + (-1, 2)).sum(-1))
+        levels.append(levels[-1][..., 0::2] + levels[-1][..., 1::2])
     mass = jnp.concatenate(levels[::-1], axis=-1)
     starts, width = _schedule(depth)
     size = 2 * (int(starts[-1]) + width) + 1  # room for the children of the last chunk

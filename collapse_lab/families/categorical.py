@@ -86,15 +86,11 @@ def _tree_level(x):
 
 
 def _tree_sums(rows):
-    """``_tree_sum`` of each array in ``rows`` (same tree), stacked: ``sums[len(rows), ...]``.
-
-    The first level is taken on each row before stacking, so that each row's producer (a log
-    per category, in ``observe``) is evaluated in its own vectorised loop rather than inside
-    the stack's concatenate (measured 6x faster at K = 1,000 under ``vmap``).
-    """
-    if rows[0].shape[-1] == 1:
-        return jnp.stack([r[..., 0] for r in rows])
-    return _tree_sum(jnp.stack([_tree_level(r) for r in rows]))
+    """``[_tree_sum(r) for r in rows]``: one tree per row, so that a row nobody reads is never
+    computed (with ``observables=[...]`` the entropy and KL logs of ``observe`` are dropped;
+    the rows were once stacked into one tree, which kept every row alive). Each row's first
+    level is the fusion its producer (a log per category) is evaluated in, vectorised."""
+    return [_tree_sum(r) for r in rows]
 
 
 EXACT_FLOAT_SUM = 2**24  # integers below this add exactly in float32, in any order
