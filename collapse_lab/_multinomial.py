@@ -577,7 +577,7 @@ def draw_without_replacement(key, counts, num, max_num: int):
     leaves = jnp.zeros((2**depth,), jnp.int32).at[:k].set(counts.astype(jnp.int32))
     levels = [leaves]  # levels[d] has 2^d nodes; levels[depth] are the leaves
     for _ in range(depth):
-        levels.insert(0, levels[0].reshape(-1, 2).sum(axis=1))
+        levels.insert(0, levels[0][0::2] + levels[0][1::2])
     m = int(max_num)
     remaining = levels[0][0] - jnp.arange(m, dtype=jnp.int32)
     picks = jax.random.randint(key, (m,), 0, jnp.maximum(remaining, 1), dtype=jnp.int32)
