@@ -108,11 +108,18 @@ def point(spec: dict) -> dict:
     elif kind == "numpy_categorical":
         rng = np.random.default_rng(0)
         p0 = cl.zipf(1.1, spec["vocab"])
+        record = _numpy_categorical_observables(spec) if spec.get("record") else None
+        if record is not None:
+            out["recorded"] = sorted(record(p0[None], {}))
 
         def go():
             p = np.broadcast_to(p0, (C, p0.size)).copy()
+            kept = {}
             for _ in range(T):
                 p = rng.multinomial(n, p) / n
+                if record is not None:
+                    record(p, kept)
+            return kept
 
         dt, _ = _timed(go, repeat=1)
         out.update(seconds=dt, chain_generations_per_s=C * T / dt, samples_per_s=C * T * n / dt)
@@ -133,6 +140,57 @@ def point(spec: dict) -> dict:
         raise ValueError(f"unknown point kind {kind!r}")
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
+
+
+def _numpy_categorical_observables(spec):
+    """Equal work for the NumPy Wright-Fisher step: a function ``record(p, kept)`` that appends
+    this generation's values of the observables ``run_chains`` keeps when asked only for
+    ``spec["observables"]`` (the names ``check()`` needs for this setting, found by a one-chain
+    run outside the timing), computed vectorised over the chains as a NumPy user would."""
+    import jax
+    import numpy as np
+
+    import collapse_lab as cl
+
+    fam = cl.Categorical(spec["vocab"])
+    src = fam.source(cl.zipf(1.1, spec["vocab"]))
+    names = sorted(cl.run_chains(jax.random.key(0), fam, src, num_chains=1,
+                                 num_generations=spec["generations"], num_samples=spec["n"],
+                                 method="exact", observables=spec["observables"]).observables)
+    w0 = np.asarray(src.weights)
+    p0 = w0 / w0.sum()
+    idx = np.arange(w0.size)
+    tails = {f"tail_mass_{f}pct": (w0 > 0) & ((w0 < int(c)) | ((w0 == int(c)) & (idx >= int(i))))
+             for f, c, i in zip((1, 10), np.asarray(src.tail_cut), np.asarray(src.tail_index))}
+    tracked = fam.tracked_categories(src)
+    log_p0 = np.log(np.where(p0 > 0, p0, 1.0))
+
+    def record(p, kept):
+        positive = p > 0
+        log_p = np.log(np.where(positive, p, 1.0))
+        values = {}
+        for name in names:
+            if name == "heterozygosity":
+                values[name] = 1.0 - np.einsum("ij,ij->i", p, p)
+            elif name == "lost_mass":
+                values[name] = (~positive) @ p0
+            elif name == "support_size":
+                values[name] = positive.sum(axis=1)
+            elif name == "tracked_probs":
+                values[name] = p[:, tracked]
+            elif name == "entropy":
+                values[name] = -np.einsum("ij,ij->i", p, log_p)
+            elif name == "kl_to_source":
+                values[name] = np.einsum("ij,ij->i", p, log_p - log_p0)
+            elif name in tails:
+                values[name] = p @ tails[name]
+            else:
+                raise ValueError(f"no NumPy version of observable {name!r}")
+        for name, v in values.items():
+            kept.setdefault(name, []).append(v)
+        return values
+
+    return record
 
 
 def _load_sibling(name):
@@ -240,6 +298,14 @@ def plan(quick: bool) -> list[dict]:
     for n in (10**4, 10**6):
         pts.append({"name": f"categorical numpy V={V} n={n}", "kind": "numpy_categorical",
                     "vocab": V, "chains": cc, "generations": ct, "n": n})
+    # Equal work on the exact path: both sides keep the observables check() needs.
+    for n in (10**4, 10**6):
+        pts.append({"name": f"categorical exact V={V} n={n} (check observables)",
+                    "kind": "categorical", "method": "exact", "vocab": V, "chains": cc,
+                    "generations": ct, "n": n, "observables": ["support_size"]})
+        pts.append({"name": f"categorical numpy V={V} n={n} (same observables)",
+                    "kind": "numpy_categorical", "vocab": V, "chains": cc, "generations": ct,
+                    "n": n, "record": True, "observables": ["support_size"]})
     for n in (100, 10**4, 10**6):
         pts.append({"name": f"categorical exact V={V} n={n} (scaling in n)",
                     "kind": "categorical", "method": "exact", "vocab": V, "chains": cc,
@@ -324,6 +390,12 @@ def path_table(g: dict) -> list[dict]:
         spec.append((f"categorical exact n={n}", f"categorical exact V={V} n={n} (scaling in n)",
                      f"categorical numpy V={V} n={n}", "vectorised multinomial", None,
                      "rng uniform"))
+    for n in (10**4, 10**6):
+        spec.append((f"categorical exact n={n} (check observables), equal work",
+                     f"categorical exact V={V} n={n} (check observables)",
+                     f"categorical numpy V={V} n={n} (same observables)",
+                     "vectorised multinomial, keeping the same observables", None,
+                     "rng uniform"))
     spec.append(("ngram corpus sample", "ngram corpus sample V=200", "ngram numpy V=200",
                  "vectorised inverse-CDF corpus + bincount", "ngram loop V=200", "rng uniform"))
     rows = []
@@ -337,6 +409,30 @@ def path_table(g: dict) -> list[dict]:
                      "vs_python_loop": rate / g[loop]["samples_per_s"] if loop else None,
                      "rng_fraction": rate / g[rng]["per_s"]})
     return rows
+
+
+def scaling_ratios(g: dict) -> dict:
+    """Flatness in n of the exact paths, and the exact / sample ratio of the Gaussian."""
+    ratios = {}
+    try:
+        ex = [g[f"gaussian exact n={n}"]["chain_generations_per_s"] for n in (10, 100, 1000, 10**6)]
+        ratios["gaussian exact max/min chain-gen/s, n=10..1e6"] = max(ex) / min(ex)
+        ratios["gaussian exact / sample chain-gen/s at n=1000 (1,000 chains)"] = (
+            g["gaussian exact n=1000"]["chain_generations_per_s"]
+            / g["gaussian sample n=1000 (scaling in n)"]["chain_generations_per_s"])
+    except KeyError:
+        pass
+    try:
+        rate = {n: g[f"categorical exact V=1000 n={n} (scaling in n)"]["chain_generations_per_s"]
+                for n in (100, 10**4, 10**6)}
+        rate[1000] = g["categorical exact V=1000 n=1000"]["chain_generations_per_s"]
+        ratios["categorical exact max/min chain-gen/s, n=1e2..1e6"] = (
+            max(rate.values()) / min(rate.values()))
+        upper = [rate[n] for n in (1000, 10**4, 10**6)]
+        ratios["categorical exact max/min chain-gen/s, n=1e3..1e6"] = max(upper) / min(upper)
+    except KeyError:
+        pass
+    return ratios
 
 
 def markdown(meta: dict, results: list, paths: list, ratios: dict) -> str:
@@ -386,6 +482,10 @@ def main(argv=None):
     if args.markdown_only:
         with open(args.out) as f:
             saved = json.load(f)
+        ok = {r["name"]: r for r in saved["results"] if "error" not in r}
+        saved["paths"], saved["ratios"] = path_table(ok), scaling_ratios(ok)
+        with open(args.out, "w") as f:
+            json.dump(saved, f, indent=2)
         md = markdown(saved["provenance"], saved["results"], saved["paths"], saved["ratios"])
         with open(os.path.splitext(args.out)[0] + ".md", "w") as f:
             f.write(md)
@@ -415,22 +515,7 @@ def main(argv=None):
     ok = [r for r in results if "error" not in r]
     g = {r["name"]: r for r in ok}
     paths = path_table(g)
-    ratios = {}
-    try:
-        ex = [g[f"gaussian exact n={n}"]["chain_generations_per_s"] for n in (10, 100, 1000, 10**6)]
-        ratios["gaussian exact max/min chain-gen/s, n=10..1e6"] = max(ex) / min(ex)
-        ratios["gaussian exact / sample chain-gen/s at n=1000 (1,000 chains)"] = (
-            g["gaussian exact n=1000"]["chain_generations_per_s"]
-            / g["gaussian sample n=1000 (scaling in n)"]["chain_generations_per_s"])
-    except KeyError:
-        pass
-    try:
-        cat = [g[f"categorical exact V=1000 n={n} (scaling in n)"]["chain_generations_per_s"]
-               for n in (100, 10**4, 10**6)] + [g["categorical exact V=1000 n=1000"][
-                   "chain_generations_per_s"]]
-        ratios["categorical exact max/min chain-gen/s, n=1e2..1e6"] = max(cat) / min(cat)
-    except KeyError:
-        pass
+    ratios = scaling_ratios(g)
     meta = {
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()} {os.cpu_count()} cores, {platform.platform()}",
