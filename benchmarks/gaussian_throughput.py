@@ -63,7 +63,7 @@ def collapse_lab_rate(key, chains, generations, n, method):
             "samples_per_s": chains * generations * n / dt}
 
 
-def _numpy_chains(chains, generations, n, refit, seed=0, record=False):
+def _numpy_chains(chains, generations, n, refit, seed=0, record=False, build_only=False):
     """Time NumPy chains whose per-generation refit ``refit(rng) -> (zbar, M2)`` is vectorised
     over chains (standardised frame); the state update is shared by both baselines.
 
@@ -71,6 +71,8 @@ def _numpy_chains(chains, generations, n, refit, seed=0, record=False):
     ``check()``'s needs returns (``log_variance``, ``variance``, ``mean_drift2``,
     ``w2_squared``), in ``[generations, chains]`` float32 arrays: the same outputs, so equal work.
     Without it only the final state is kept (NumPy does less than the lab then).
+    ``build_only``: return the untimed zero-argument step function instead (for interleaved
+    timings against another implementation).
     """
     rng = np.random.default_rng(seed)
 
@@ -94,6 +96,8 @@ def _numpy_chains(chains, generations, n, refit, seed=0, record=False):
                 np.add(drift2[t], s * s, out=w2[t])
         return log_s
 
+    if build_only:
+        return go
     dt = _best(go, repeat=2)
     return {"seconds": dt, "chain_generations_per_s": chains * generations / dt,
             "samples_per_s": chains * generations * n / dt}
@@ -110,7 +114,7 @@ def numpy_vectorised(chains, generations, n, seed=0):
     return _numpy_chains(chains, generations, n, refit, seed)
 
 
-def numpy_exact(chains, generations, n, seed=0, record=False):
+def numpy_exact(chains, generations, n, seed=0, record=False, build_only=False):
     """The exact path in NumPy: each refit's mean and chi-square drawn directly (O(1) in n).
     ``record``: keep the per-generation observables too (see :func:`_numpy_chains`)."""
 
@@ -118,7 +122,8 @@ def numpy_exact(chains, generations, n, seed=0, record=False):
         zbar = rng.standard_normal(chains, dtype=np.float32) / np.float32(np.sqrt(n))
         return zbar, rng.chisquare(n - 1, chains).astype(np.float32)
 
-    return _numpy_chains(chains, generations, n, refit, seed, record=record)
+    return _numpy_chains(chains, generations, n, refit, seed, record=record,
+                         build_only=build_only)
 
 
 def python_loop(chains, generations, n, seed=0):

@@ -209,9 +209,12 @@ def main():
     t0 = time.perf_counter()  # the same shapes as the timed call, so that it compiles nothing
     cl.run_chains(jax.random.key(1), fam, src, num_chains=C, num_generations=gens, num_samples=n)
     compile_and_run = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    cl.run_chains(jax.random.key(2), fam, src, num_chains=C, num_generations=gens, num_samples=n)
-    run_s = time.perf_counter() - t0
+    run_s = float("inf")  # best of 3 calls (the first after compiling is often slower)
+    for rep in range(3):
+        t0 = time.perf_counter()
+        cl.run_chains(jax.random.key(2 + rep), fam, src, num_chains=C, num_generations=gens,
+                      num_samples=n)
+        run_s = min(run_s, time.perf_counter() - t0)
     result["run_chains"] = {"generations": gens, "seconds": run_s,
                             "chain_generations_per_s": C * gens / run_s,
                             "first_call_s": compile_and_run}

@@ -58,6 +58,76 @@ def point(spec: dict) -> dict:
         dt, _ = _timed(lambda: f(key).block_until_ready(), repeat=3)
         out["per_s"] = shape[0] * shape[1] / dt
     elif kind in ("gaussian", "categorical"):
+        go = _step_function(spec)
+        dt, compile_s = _timed(go, repeat=1 if C * T >= 10**8 else 2)
+        out.update(seconds=dt, compile_s=compile_s, chain_generations_per_s=C * T / dt,
+                   samples_per_s=C * T * n / dt)
+    elif kind == "family":
+        # The other families: collapse_lab rates only (see FAMILY_BASELINES for n-gram's).
+        fam, src = _family_example(spec["family"], spec.get("vocab", 0))
+
+        def go():
+            r = cl.run_chains(key, fam, src, num_chains=C, num_generations=T, num_samples=n,
+                              method=spec["method"])
+            return jax.block_until_ready(r.observables)
+
+        # Best of two timed calls, as for the Gaussian and categorical points (the first call
+        # after compiling is often slower: fresh buffers).
+        dt, compile_s = _timed(go, repeat=2)
+        per_gen = spec.get("samples_per_generation", n)
+        out.update(seconds=dt, compile_s=compile_s, chain_generations_per_s=C * T / dt,
+                   samples_per_s=C * T * per_gen / dt)
+    elif kind in ("numpy_ngram", "loop_ngram"):
+        ngram_bench = _load_sibling("ngram_throughput")
+        if kind == "numpy_ngram":
+            r = ngram_bench.numpy_corpus(spec["vocab"], C, T, spec["sequences"], spec["seq_len"])
+        else:
+            r = ngram_bench.python_loop(spec["vocab"], spec["tokens"])
+        out.update(seconds=r["seconds"], samples_per_s=r["tokens_per_s"])
+    elif kind in ("numpy_gaussian", "numpy_gaussian_exact", "loop_gaussian"):
+        # The Gaussian baselines of gaussian_throughput.py (one copy of each).
+        gt = _load_sibling("gaussian_throughput")
+        fn = {"numpy_gaussian": gt.numpy_vectorised, "numpy_gaussian_exact": gt.numpy_exact,
+              "loop_gaussian": gt.python_loop}[kind]
+        out.update(fn(C, T, n, record=True) if spec.get("record") else fn(C, T, n))
+    elif kind == "numpy_categorical":
+        if spec.get("record"):
+            out["recorded"] = sorted(_numpy_categorical_observables(spec)[1])
+        dt, _ = _timed(_step_function(spec), repeat=1)
+        out.update(seconds=dt, chain_generations_per_s=C * T / dt, samples_per_s=C * T * n / dt)
+    elif kind == "paired":
+        out.update(_paired(spec))
+    elif kind == "loop_categorical":
+        rng = np.random.default_rng(0)
+        p0 = cl.zipf(1.1, spec["vocab"])
+
+        def go():
+            for _ in range(C):
+                p = p0
+                for _ in range(T):
+                    tokens = rng.choice(p.size, size=n, p=p)
+                    p = np.bincount(tokens, minlength=p.size) / n
+
+        dt, _ = _timed(go, repeat=1)
+        out.update(seconds=dt, chain_generations_per_s=C * T / dt, samples_per_s=C * T * n / dt)
+    else:
+        raise ValueError(f"unknown point kind {kind!r}")
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def _step_function(spec: dict):
+    """The zero-argument function that runs ``spec``'s chains once (collapse_lab's run, or a
+    NumPy baseline), for the timings of :func:`point` and :func:`_paired`."""
+    import jax
+    import numpy as np
+
+    import collapse_lab as cl
+
+    kind = spec["kind"]
+    C, T, n = spec.get("chains", 0), spec.get("generations", 0), spec.get("n", 0)
+    if kind in ("gaussian", "categorical"):
+        key = jax.random.key(0)
         if kind == "gaussian":
             fam = cl.Gaussian()
             src = fam.source()
@@ -76,41 +146,14 @@ def point(spec: dict) -> dict:
                 return r
             return jax.block_until_ready(r.observables)
 
-        dt, compile_s = _timed(go, repeat=1 if C * T >= 10**8 else 2)
-        out.update(seconds=dt, compile_s=compile_s, chain_generations_per_s=C * T / dt,
-                   samples_per_s=C * T * n / dt)
-    elif kind == "family":
-        # The other families: collapse_lab rates only (see FAMILY_BASELINES for n-gram's).
-        fam, src = _family_example(spec["family"], spec.get("vocab", 0))
-
-        def go():
-            r = cl.run_chains(key, fam, src, num_chains=C, num_generations=T, num_samples=n,
-                              method=spec["method"])
-            return jax.block_until_ready(r.observables)
-
-        dt, compile_s = _timed(go, repeat=1)
-        per_gen = spec.get("samples_per_generation", n)
-        out.update(seconds=dt, compile_s=compile_s, chain_generations_per_s=C * T / dt,
-                   samples_per_s=C * T * per_gen / dt)
-    elif kind in ("numpy_ngram", "loop_ngram"):
-        ngram_bench = _load_sibling("ngram_throughput")
-        if kind == "numpy_ngram":
-            r = ngram_bench.numpy_corpus(spec["vocab"], C, T, spec["sequences"], spec["seq_len"])
-        else:
-            r = ngram_bench.python_loop(spec["vocab"], spec["tokens"])
-        out.update(seconds=r["seconds"], samples_per_s=r["tokens_per_s"])
-    elif kind in ("numpy_gaussian", "numpy_gaussian_exact", "loop_gaussian"):
-        # The Gaussian baselines of gaussian_throughput.py (one copy of each).
-        gt = _load_sibling("gaussian_throughput")
-        fn = {"numpy_gaussian": gt.numpy_vectorised, "numpy_gaussian_exact": gt.numpy_exact,
-              "loop_gaussian": gt.python_loop}[kind]
-        out.update(fn(C, T, n, record=True) if spec.get("record") else fn(C, T, n))
-    elif kind == "numpy_categorical":
+        return go
+    if kind == "numpy_gaussian_exact":
+        return _load_sibling("gaussian_throughput").numpy_exact(
+            C, T, n, record=bool(spec.get("record")), build_only=True)
+    if kind == "numpy_categorical":
         rng = np.random.default_rng(0)
         p0 = cl.zipf(1.1, spec["vocab"])
-        record = _numpy_categorical_observables(spec) if spec.get("record") else None
-        if record is not None:
-            out["recorded"] = sorted(record(p0[None], {}))
+        record = _numpy_categorical_observables(spec)[0] if spec.get("record") else None
 
         def go():
             p = np.broadcast_to(p0, (C, p0.size)).copy()
@@ -121,25 +164,39 @@ def point(spec: dict) -> dict:
                     record(p, kept)
             return kept
 
-        dt, _ = _timed(go, repeat=1)
-        out.update(seconds=dt, chain_generations_per_s=C * T / dt, samples_per_s=C * T * n / dt)
-    elif kind == "loop_categorical":
-        rng = np.random.default_rng(0)
-        p0 = cl.zipf(1.1, spec["vocab"])
+        return go
+    raise ValueError(f"no step function for point kind {kind!r}")
 
-        def go():
-            for _ in range(C):
-                p = p0
-                for _ in range(T):
-                    tokens = rng.choice(p.size, size=n, p=p)
-                    p = np.bincount(tokens, minlength=p.size) / n
 
-        dt, _ = _timed(go, repeat=1)
-        out.update(seconds=dt, chain_generations_per_s=C * T / dt, samples_per_s=C * T * n / dt)
-    else:
-        raise ValueError(f"unknown point kind {kind!r}")
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return out
+def _paired(spec: dict) -> dict:
+    """collapse_lab and its NumPy baseline timed alternately in one process.
+
+    This host's speed drifts by 15-40 % over minutes, so two rates measured a minute apart can
+    disagree by more than the effect measured. Here each side is warmed up (compiled) once, then
+    ``rounds`` rounds each time one call of ``ours`` and one of ``baseline``; the ratio is that of
+    the best calls (and the median of the per-round ratios is reported beside it).
+    """
+    import numpy as np
+
+    ours, base = _step_function(spec["ours"]), _step_function(spec["baseline"])
+    t0 = time.perf_counter()
+    ours()
+    compile_s = time.perf_counter() - t0
+    base()
+    t_ours, t_base = [], []
+    for _ in range(spec.get("rounds", 5)):
+        for fn, times in ((ours, t_ours), (base, t_base)):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+    work = spec["ours"]["chains"] * spec["ours"]["generations"]
+    return {"ours_seconds": t_ours, "baseline_seconds": t_base,
+            "compile_s": max(compile_s - min(t_ours), 0.0),
+            "chain_generations_per_s": work / min(t_ours),
+            "samples_per_s": work * spec["ours"]["n"] / min(t_ours),
+            "baseline_samples_per_s": work * spec["ours"]["n"] / min(t_base),
+            "ratio_best": min(t_base) / min(t_ours),
+            "ratio_median": float(np.median(np.asarray(t_base) / np.asarray(t_ours)))}
 
 
 def _numpy_categorical_observables(spec):
@@ -190,7 +247,7 @@ def _numpy_categorical_observables(spec):
             kept.setdefault(name, []).append(v)
         return values
 
-    return record
+    return record, names
 
 
 def _load_sibling(name):
@@ -310,6 +367,26 @@ def plan(quick: bool) -> list[dict]:
         pts.append({"name": f"categorical exact V={V} n={n} (scaling in n)",
                     "kind": "categorical", "method": "exact", "vocab": V, "chains": cc,
                     "generations": ct, "n": n})
+    # The acceptance ratios once more, each side timed alternately in one process (_paired).
+    cat = {"kind": "categorical", "vocab": V, "chains": cc, "generations": ct,
+           "observables": ["support_size"]}
+    npc = {"kind": "numpy_categorical", "vocab": V, "chains": cc, "generations": ct}
+    pts.append({"name": f"paired: categorical sample V={V} n=1000 (check observables) "
+                "/ numpy multinomial", "kind": "paired", "rounds": 5,
+                "ours": dict(cat, method="sample", n=1000), "baseline": dict(npc, n=1000)})
+    for n, rounds in ((10**4, 5), (10**6, 3)):
+        pts.append({"name": f"paired: categorical exact V={V} n={n} (check observables) "
+                    "/ numpy multinomial (same observables)", "kind": "paired", "rounds": rounds,
+                    "ours": dict(cat, method="exact", n=n),
+                    "baseline": dict(npc, n=n, record=True, observables=["support_size"])})
+    for chains, gens in ((C, T), (big, T // 2)):
+        pts.append({"name": f"paired: gaussian exact n=100 chains={chains} (check observables) "
+                    "/ numpy normal + chisquare (same observables)", "kind": "paired",
+                    "rounds": 5,
+                    "ours": {"kind": "gaussian", "method": "exact", "chains": chains,
+                             "generations": gens, "n": 100, "observables": ["log_variance"]},
+                    "baseline": {"kind": "numpy_gaussian_exact", "chains": chains,
+                                 "generations": gens, "n": 100, "record": True}})
     # The other families (rates; n-gram also against NumPy and a Python loop).
     nv, nc, nseq = 200, (16 if quick else 64), 20
     ntok = nseq * NGRAM_SEQ_LEN
@@ -451,6 +528,8 @@ def markdown(meta: dict, results: list, paths: list, ratios: dict) -> str:
              "| measurement | chains | generations | n | chain-gen/s | samples/s | compile s "
              "| peak MB |", "|---|---|---|---|---|---|---|---|"]
     for r in ok:
+        if r.get("kind") == "paired":
+            continue
         rate = r.get("samples_per_s", r.get("per_s"))
         lines.append(
             f"| {r['name']} | {r.get('chains', '')} | {r.get('generations', '')} | "
@@ -464,6 +543,16 @@ def markdown(meta: dict, results: list, paths: list, ratios: dict) -> str:
         lines.append(f"| {row['path']} | {row['n']} | {row['rate']:.3g} | "
                      f"{row['vs_numpy']:.3g} | {row['numpy_baseline']} | "
                      f"{num(row['vs_python_loop'], '.3g')} | {row['rng_fraction']:.3g} |")
+    paired = [r for r in ok if r.get("kind") == "paired"]
+    if paired:
+        lines += ["", "The same ratios with both sides timed alternately in one process (one call "
+                  "each per round; ratio of the best calls, and the median of the per-round "
+                  "ratios):", "", "| comparison | rounds | collapse_lab samples/s | NumPy samples/s "
+                  "| ratio (best) | ratio (median) |", "|---|---|---|---|---|---|"]
+        for r in paired:
+            lines.append(f"| {r['name'][len('paired: '):]} | {r['rounds']} | "
+                         f"{r['samples_per_s']:.3g} | {r['baseline_samples_per_s']:.3g} | "
+                         f"{r['ratio_best']:.3g} | {r['ratio_median']:.3g} |")
     lines += ["", "| ratio | value |", "|---|---|"]
     lines += [f"| {k} | {v:.3g} |" for k, v in ratios.items()]
     return "\n".join(lines) + "\n"
