@@ -91,9 +91,10 @@ def point(spec: dict) -> dict:
               "loop_gaussian": gt.python_loop}[kind]
         out.update(fn(C, T, n, record=True) if spec.get("record") else fn(C, T, n))
     elif kind == "numpy_categorical":
+        go = _step_function(spec)
         if spec.get("record"):
-            out["recorded"] = sorted(_numpy_categorical_observables(spec)[1])
-        dt, _ = _timed(_step_function(spec), repeat=1)
+            out["recorded"] = go.recorded
+        dt, _ = _timed(go, repeat=1)
         out.update(seconds=dt, chain_generations_per_s=C * T / dt, samples_per_s=C * T * n / dt)
     elif kind == "paired":
         out.update(_paired(spec))
@@ -153,7 +154,7 @@ def _step_function(spec: dict):
     if kind == "numpy_categorical":
         rng = np.random.default_rng(0)
         p0 = cl.zipf(1.1, spec["vocab"])
-        record = _numpy_categorical_observables(spec)[0] if spec.get("record") else None
+        record, names = _numpy_categorical_observables(spec) if spec.get("record") else (None, [])
 
         def go():
             p = np.broadcast_to(p0, (C, p0.size)).copy()
@@ -164,6 +165,7 @@ def _step_function(spec: dict):
                     record(p, kept)
             return kept
 
+        go.recorded = names
         return go
     raise ValueError(f"no step function for point kind {kind!r}")
 

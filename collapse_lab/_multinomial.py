@@ -56,7 +56,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from ._random import _key_words, _threefry2x32
+from ._random import _key_words, _materialize, _threefry2x32
 
 __all__ = ["binomial", "multinomial", "MAX_TRIALS"]
 
@@ -80,17 +80,6 @@ _STIRLING_TABLE = tuple(
     for x in range(1, 10)
 )
 # ------------------------------------------------------------------------------ random bits
-def _materialize(x, axis=0):
-    """``x`` unchanged, computed once.
-
-    XLA's CPU fusion duplicates chains of cheap elementwise ops (the generator, the CDF chain)
-    into every consumer, which multiplied compile and run time. A reduction is never duplicated,
-    so summing ``x`` with zeros along a new axis of size 2 makes XLA store it instead.
-    Optimization barriers do not help here: the CPU pipeline removes them before fusion.
-    """
-    return jnp.stack([x, jnp.zeros_like(x)], axis=axis).sum(axis=axis, dtype=x.dtype)
-
-
 def _uniform_pair(k0, k1, counter, iteration, dtype):
     """Two independent uniforms in [0, 1), each of ``counter``'s shape, from stream position
     (counter, iteration): the two output words of one Threefry block (float32: 24 bits each),

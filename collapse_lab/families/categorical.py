@@ -36,12 +36,11 @@ import numpy as np
 
 from .._multinomial import (
     MAX_TRIALS,
-    _materialize,
     draw_without_replacement,
     multinomial,
     running_sum,
 )
-from .._random import indices, split
+from .._random import _materialize, indices, split
 from .._validate import at_most
 from ..family import AbstractFamily, key_first
 from ..sampling import NEG_INF, SamplingBias
